@@ -1,0 +1,103 @@
+"""The state of a face at one instant, and what moves it besides speech:
+blinks, breathing, a slow head sway and brows that lift on stressed syllables."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from dataclasses import dataclass, field
+
+from avatar.visemes import REST, MouthCurve, MouthShape, viseme_track
+from stage.events import PhonemeSpan
+
+
+@dataclass(frozen=True)
+class FaceState:
+    mouth: MouthShape = REST
+    blink: float = 0.0  # 0 eyes open, 1 closed
+    brow: float = 0.0  # 0 relaxed, 1 raised
+    head_x: float = 0.0  # head offset, in fractions of the frame width
+    head_y: float = 0.0
+    head_roll: float = 0.0  # radians
+    breath: float = 0.0  # -1 exhaled .. 1 inhaled
+    gaze_x: float = 0.0  # -1 left .. 1 right
+    gaze_y: float = 0.0
+
+
+class IdleMotion:
+    """Deterministic life for an idle face: the same seed, the same motion."""
+
+    BLINK_SECONDS = 0.16
+
+    def __init__(self, seed: int = 0):
+        rng = random.Random(seed)
+        # blinks every 2 to 6 seconds, sometimes a quick double blink
+        self._blinks: list[float] = []
+        t = rng.uniform(0.4, 2.0)
+        while t < 3600:
+            self._blinks.append(t)
+            if rng.random() < 0.15:
+                self._blinks.append(t + 0.3)
+            t += rng.uniform(2.0, 6.0)
+        # head sway: a sum of slow sines with incommensurate periods
+        self._sway = [(rng.uniform(0.05, 0.23), rng.uniform(0, 2 * math.pi)) for _ in range(6)]
+        self._breath_hz = rng.uniform(0.22, 0.28)
+
+    def blink_at(self, t: float) -> float:
+        i = bisect.bisect_right(self._blinks, t) - 1
+        if i < 0:
+            return 0.0
+        phase = (t - self._blinks[i]) / self.BLINK_SECONDS
+        if phase >= 1.0:
+            return 0.0
+        # lids close fast and open a little slower
+        return math.sin(math.pi * min(1.0, phase * 1.6)) if phase < 0.3125 else math.cos(
+            (phase - 0.3125) / 0.6875 * math.pi / 2)
+
+    def state_at(self, t: float) -> FaceState:
+        (f1, p1), (f2, p2), (f3, p3), (f4, p4), (f5, p5), (f6, p6) = self._sway
+        tau = 2 * math.pi * t
+        return FaceState(
+            blink=self.blink_at(t),
+            head_x=0.006 * math.sin(tau * f1 + p1) + 0.003 * math.sin(tau * f2 + p2),
+            head_y=0.004 * math.sin(tau * f3 + p3),
+            head_roll=0.018 * math.sin(tau * f4 + p4) + 0.008 * math.sin(tau * f5 + p5),
+            breath=math.sin(tau * self._breath_hz),
+            gaze_x=0.25 * math.sin(tau * f6 + p6),
+        )
+
+
+@dataclass
+class FaceAnimator:
+    """Face state at any time: idle motion plus speech (visemes and emphasis)."""
+
+    fps: float = 25.0
+    seed: int = 0
+    idle: IdleMotion = field(init=False)
+    mouth: MouthCurve = field(init=False)
+    _stresses: list[float] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.idle = IdleMotion(self.seed)
+        self.mouth = MouthCurve(fps=self.fps)
+
+    def add_speech(self, phonemes: list[PhonemeSpan]) -> None:
+        """Add phonemes already placed on the session clock."""
+        self.mouth.extend(viseme_track(phonemes))
+        self._stresses.extend(p.start for p in phonemes if p.stressed)
+
+    def state_at(self, t: float) -> FaceState:
+        idle = self.idle.state_at(t)
+        # brows lift briefly on stressed syllables, as speakers do for emphasis
+        brow = 0.0
+        for s in self._stresses[bisect.bisect_right(self._stresses, t - 0.6) :]:
+            if s > t:
+                break
+            brow = max(brow, math.exp(-((t - s - 0.12) / 0.18) ** 2))
+        return FaceState(
+            mouth=self.mouth.at(t), blink=idle.blink, brow=0.6 * brow, head_x=idle.head_x,
+            head_y=idle.head_y, head_roll=idle.head_roll, breath=idle.breath,
+            gaze_x=idle.gaze_x, gaze_y=idle.gaze_y,
+        )
+

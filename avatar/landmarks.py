@@ -1,0 +1,92 @@
+"""Face landmarks of a portrait (MediaPipe face mesh, 478 points), found
+once per image and cached.
+
+MediaPipe runs in a child process: it is slow to import, holds a graph
+runtime we do not want in a live server, and its protobuf needs differ from
+the rest of the stack. Run ``python -m avatar.landmarks IMAGE OUT.npy`` to
+call it by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# Landmark indices of the MediaPipe face mesh
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+LIPS_OUTER_UPPER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
+LIPS_OUTER_LOWER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291]
+LIPS_INNER_UPPER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
+LIPS_INNER_LOWER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
+RIGHT_EYE_UPPER = [33, 246, 161, 160, 159, 158, 157, 173, 133]  # the subject's right: image left
+RIGHT_EYE_LOWER = [33, 7, 163, 144, 145, 153, 154, 155, 133]
+LEFT_EYE_UPPER = [362, 398, 384, 385, 386, 387, 388, 466, 263]
+LEFT_EYE_LOWER = [362, 382, 381, 380, 374, 373, 390, 249, 263]
+RIGHT_BROW = [70, 63, 105, 66, 107]
+LEFT_BROW = [336, 296, 334, 293, 300]
+NOSE_BOTTOM = 2
+CHIN = 152
+
+NO_FACE_EXIT = 3
+
+
+class NoFaceFound(ValueError):
+    pass
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("FIRESIDE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fireside"
+    return Path(root) / "landmarks"
+
+
+def find_landmarks(image_path: Path) -> np.ndarray:
+    """(478, 2) pixel coordinates of the face in the image, from the cache
+    when this image was seen before. Raises NoFaceFound."""
+    digest = hashlib.sha256(Path(image_path).read_bytes()).hexdigest()[:32]
+    cached = cache_dir() / f"{digest}.npy"
+    if cached.exists():
+        return np.load(cached)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.npy")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])))
+    run = subprocess.run([sys.executable, "-m", "avatar.landmarks", str(image_path), str(tmp)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    if run.returncode == NO_FACE_EXIT:
+        raise NoFaceFound(f"no face found in {image_path}")
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"face landmarking failed for {image_path}: {last}")
+    os.replace(tmp, cached)
+    return np.load(cached)
+
+
+def _landmark(image_path: str, out_path: str) -> int:
+    import cv2
+
+    bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        print(f"cannot read image {image_path}", file=sys.stderr)
+        return 2
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import mediapipe as mp
+
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
+                                         min_detection_confidence=0.5) as mesh:
+        result = mesh.process(rgb)
+    if not result.multi_face_landmarks:
+        return NO_FACE_EXIT
+    h, w = rgb.shape[:2]
+    points = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], np.float32)
+    np.save(out_path, points)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_landmark(sys.argv[1], sys.argv[2]))

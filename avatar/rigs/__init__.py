@@ -1,0 +1,40 @@
+"""Avatar rigs: each turns a :class:`~avatar.face.FaceState` into an RGB image.
+
+A rig is anything with ``size``, ``mouth_box`` and ``draw(state)``; pick one
+with :func:`load_rig` from a spec (``stylized`` or ``photo:PATH``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from avatar.face import FaceState
+
+
+class Rig(Protocol):
+    size: int
+    # the mouth region at rest, (x0, y0, x1, y1) in pixels
+    mouth_box: tuple[int, int, int, int]
+
+    def draw(self, state: FaceState) -> np.ndarray:
+        """An RGB uint8 image of ``size`` x ``size`` pixels."""
+        ...
+
+
+class RigError(ValueError):
+    """A rig that cannot be made (bad spec, unreadable portrait, no face)."""
+
+
+def load_rig(spec: str, size: int = 512) -> Rig:
+    if spec == "stylized":
+        from avatar.rigs.stylized import StylizedRig
+
+        return StylizedRig(size)
+    if spec.startswith("photo:"):
+        from avatar.rigs.photo import PhotoRig
+
+        return PhotoRig(Path(spec.removeprefix("photo:")).expanduser(), size)
+    raise RigError(f"unknown avatar {spec!r}: use 'stylized' or 'photo:PATH'")

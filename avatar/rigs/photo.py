@@ -1,0 +1,197 @@
+"""A talking photo: any portrait, animated by warping it.
+
+Face landmarks (MediaPipe, 478 points) are found once per portrait and
+cached. The portrait is cropped to head and shoulders; then displacement
+fields are laid over it: the lips part (upper lip up, lower lip and jaw
+down), the corners spread or round, the upper lids slide down to blink and
+the head sways. Each frame sums the fields, warps the portrait once and
+paints the inside of the mouth (teeth, tongue, shadow) into the gap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from avatar import landmarks as lm
+from avatar.face import FaceState
+from avatar.rigs import RigError
+from avatar.rigs.paint import Field, HeadWarp, fill, poly_mask, stroke
+
+MOUTH_INSIDE = (58, 18, 24)
+TEETH = (236, 232, 224)
+TONGUE = (132, 54, 62)
+IDLE_SCALE = 0.6  # a photo tolerates less head motion than a drawing
+
+
+def _interp_line(xs: np.ndarray, ys: np.ndarray, grid_x: np.ndarray) -> np.ndarray:
+    order = np.argsort(xs)
+    return np.interp(grid_x, xs[order], ys[order])
+
+
+class PhotoRig:
+    def __init__(self, portrait: Path, size: int = 512):
+        self.size = size
+        bgr = cv2.imread(str(portrait), cv2.IMREAD_COLOR) if Path(portrait).is_file() else None
+        if bgr is None:
+            raise RigError(f"cannot read portrait {portrait}: not an image file")
+        try:
+            points = lm.find_landmarks(Path(portrait))
+        except lm.NoFaceFound as err:
+            raise RigError(str(err)) from None
+        self.base, self.points = self._crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), points)
+        self._build_fields()
+
+    def _crop(self, rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Head and shoulders, face centred a little above the middle."""
+        oval = points[lm.FACE_OVAL]
+        (x0, y0), (x1, y1) = oval.min(0), oval.max(0)
+        side = max(x1 - x0, y1 - y0) * 2.1
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.12 * side
+        scale = self.size / side
+        affine = np.array([[scale, 0, self.size / 2 - cx * scale], [0, scale, self.size / 2 - cy * scale]])
+        crop = cv2.warpAffine(rgb, affine, (self.size, self.size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+                              borderMode=cv2.BORDER_REPLICATE)
+        moved = points @ affine[:, :2].T + affine[:, 2]
+        return crop, moved.astype(np.float64)
+
+    def _build_fields(self) -> None:
+        s, p = self.size, self.points
+        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
+        shape = (s, s)
+
+        # the mouth: the line between the lips, its width and the lip heights
+        up_in, lo_in = p[lm.LIPS_INNER_UPPER], p[lm.LIPS_INNER_LOWER]
+        up_out, lo_out = p[lm.LIPS_OUTER_UPPER], p[lm.LIPS_OUTER_LOWER]
+        self.up_in, self.lo_in = up_in, lo_in
+        left, right = p[61], p[291]
+        self.mouth_c = (left + right) / 2
+        self.mouth_hw = float(np.linalg.norm(right - left) / 2)
+        # the split runs along the inner lower lip: what shows between the
+        # lips in the portrait (teeth of a smile) stays with the upper jaw
+        line = _interp_line(lo_in[:, 0], lo_in[:, 1], xx[0])[None, :]
+        self.teeth_shown = float(np.median(lo_in[3:-3, 1] - up_in[3:-3, 1])) > 0.08 * self.mouth_hw
+        u = (xx - self.mouth_c[0]) / self.mouth_hw
+        across = np.clip(1 - u * u, 0, 1) ** 0.6  # 1 at the middle, 0 at the corners
+        v = yy - line  # signed distance below the line between the lips
+        to_nose = max(4.0, float(line[0, int(self.mouth_c[0])] - p[lm.NOSE_BOTTOM][1]))
+        lower_lip = max(4.0, float(p[17][1] - line[0, int(self.mouth_c[0])]))
+        upper = across * (v < 0) * np.clip(1 + v / (0.85 * to_nose), 0, 1)
+        lower = across * (v >= 0) * np.clip(1 - v / (1.8 * lower_lip), 0, 1)
+
+        # the jaw: everything of the lower face below the mouth, fading at the jaw's edge
+        chin = p[lm.CHIN]
+        jaw_poly = np.concatenate([p[[132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361]]])
+        jaw_area = poly_mask(shape, [jaw_poly], blur=0.08 * self.mouth_hw * 4)
+        jaw = jaw_area * np.clip(v / (1.2 * lower_lip), 0, 1) * (v >= 0)
+        jaw = np.maximum(jaw, 0) * np.clip((chin[1] + 0.6 * lower_lip - yy) / (0.6 * lower_lip) + 1, 0, 1)
+
+        # corners: spread outwards or pull in to round
+        around = np.exp(-(((xx - self.mouth_c[0]) / (1.6 * self.mouth_hw)) ** 2 + (v / (2.2 * lower_lip)) ** 2))
+        spread = np.clip(u, -1.4, 1.4) * around
+
+        fields = {
+            "lip_up": Field(dy=-upper), "lip_down": Field(dy=lower), "jaw": Field(dy=jaw),
+            "spread": Field(dx=spread * self.mouth_hw),
+        }
+        self.eyes = []
+        for up_idx, lo_idx in ((lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER), (lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER)):
+            eu = p[up_idx]
+            el = np.stack([eu[:, 0], np.interp(eu[:, 0], *zip(*sorted(p[lo_idx].tolist())))], 1)
+            height = float(np.max(el[:, 1] - eu[:, 1]))
+            # the lid's colour: the skin just above the eye; the lashes: the darkest of the rim
+            band = np.array([self._pixel(x, y - f * height) for x, y in eu[2:-2] for f in (0.3, 0.5, 0.7)])
+            rim = [self._pixel(x, y + 0.5) for x, y in eu[1:-1]]
+            lid = np.median(band, 0)
+            lash = np.min(rim, 0) * 0.7 + lid * 0.2
+            self.eyes.append((eu, el, height, tuple(lid), tuple(lash)))
+
+        # the head: the face and hair, fading out down the neck
+        oval = p[lm.FACE_OVAL]
+        centre = oval.mean(0)
+        face_h = float(np.ptp(oval[:, 1]))
+        grown = centre + (oval - centre) * np.array([1.25, 1.3]) - np.array([0, 0.08 * face_h])
+        head = poly_mask(shape, [grown], blur=0.06 * s)
+        neck = np.clip((chin[1] + 0.35 * face_h - yy) / (0.3 * face_h), 0, 1)
+        head = np.maximum(head, poly_mask(shape, [oval], blur=0.02 * s) * neck)
+        pivot = (float(chin[0]), float(chin[1] + 0.25 * face_h))
+        self.warp = HeadWarp(s, head, pivot, fields)
+        pad = int(0.35 * self.mouth_hw)
+        self.mouth_box = (int(left[0]) - pad, int(p[lm.NOSE_BOTTOM][1]), int(right[0]) + pad, int(chin[1]))
+
+    def _pixel(self, x: float, y: float) -> np.ndarray:
+        yi = int(np.clip(round(y), 0, self.size - 1))
+        xi = int(np.clip(round(x), 0, self.size - 1))
+        return self.base[yi, xi].astype(np.float64)
+
+    def draw(self, state: FaceState) -> np.ndarray:
+        m = state.mouth
+        gap = m.open * 0.5 * self.mouth_hw  # centre opening in pixels
+        up, down, jaw = 0.22 * gap, 0.33 * gap, 0.45 * gap
+        spread = 0.12 * m.wide - 0.2 * m.round
+        dx, dy = state.head_x * self.size * IDLE_SCALE, state.head_y * self.size * IDLE_SCALE
+        roll = state.head_roll * IDLE_SCALE
+        img = self.warp.apply(self.base, dx, dy, roll, lip_up=up, lip_down=down, jaw=jaw, spread=spread)
+
+        def T(points):
+            x, y = self.warp.point(points[:, 0], points[:, 1], dx, dy, roll)
+            return np.stack([x, y], 1)
+
+        if gap > 0.8:
+            self._paint_inside(img, m, up, down + jaw, spread, T)
+        if state.blink > 0.05:
+            self._paint_lids(img, state.blink, T)
+        return img
+
+    def _paint_lids(self, img, blink: float, T) -> None:
+        """Upper lids of skin, shaded towards the lashes, with soft edges."""
+        for upper, lower, height, lid_color, lash_color in self.eyes:
+            lid = upper + blink * (lower - upper)
+            # from a little above the lash line of the open eye, to cover it
+            outline = T(np.concatenate([upper - [0, 0.35 * height], lid[::-1]]))
+            x0, y0 = np.floor(outline.min(0)).astype(int) - 3
+            x1, y1 = np.ceil(outline.max(0)).astype(int) + 4
+            roi = img[y0:y1, x0:x1]
+            mask = np.zeros(roi.shape[:2], np.float32)
+            fill(mask, outline - [x0, y0], (1.0,))
+            mask = cv2.GaussianBlur(mask, (0, 0), 1.4)[..., None]
+            # each column takes the colour of the skin just above the eye
+            above = T(upper - [0, 0.75 * height])
+            cols = np.arange(x0, x1)
+            rows = np.clip(np.interp(cols, above[:, 0], above[:, 1]).round().astype(int), 0, self.size - 1)
+            tone = img[rows, np.clip(cols, 0, self.size - 1)].astype(np.float32)
+            tone = cv2.GaussianBlur(tone[None], (0, 0), 2.0)[0] * 0.94
+            depth = np.linspace(0.0, 1.0, roi.shape[0], dtype=np.float32)[:, None, None]
+            skin = tone[None] * (1.0 - 0.08 * depth)
+            roi[:] = (roi * (1 - mask) + skin * mask).astype(np.uint8)
+            stroke(img, T(lid), lash_color, max(1, round(0.1 * height)))
+
+    def _paint_inside(self, img, m, up, down, spread, T) -> None:
+        """The mouth's inside: the gap opened below the upper jaw."""
+        u = (self.lo_in[:, 0] - self.mouth_c[0]) / self.mouth_hw
+        across = np.clip(1 - u * u, 0, 1) ** 0.6
+        x = self.lo_in[:, 0] + spread * np.clip(u, -1.4, 1.4) * self.mouth_hw
+        top = np.stack([x, self.lo_in[:, 1] - up * across], 1)
+        bottom = np.stack([x, self.lo_in[:, 1] + down * across], 1)
+        fill(img, T(np.concatenate([top, bottom[::-1]])), MOUTH_INSIDE)
+        gap = bottom[:, 1] - top[:, 1]
+        if not self.teeth_shown:  # a closed-mouth portrait: paint the upper teeth
+            teeth = np.minimum(gap * 0.4, 0.16 * self.mouth_hw) * (0.4 + 0.6 * m.teeth) * across ** 0.5
+            fill(img, T(np.concatenate([top, np.stack([x, top[:, 1] + teeth], 1)[::-1]])), TEETH)
+        tongue_top = bottom[:, 1] - gap * (0.2 + 0.2 * m.tongue) * across
+        fill(img, T(np.concatenate([np.stack([x, tongue_top], 1), bottom[::-1]])), TONGUE)
+
+
+def sample_portrait() -> Path:
+    """scikit-image's public-domain astronaut portrait (NASA), as a PNG file."""
+    from skimage import data
+
+    path = lm.cache_dir().parent / "astronaut.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.png")
+        cv2.imwrite(str(tmp), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+        tmp.replace(path)
+    return path

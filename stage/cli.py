@@ -1,0 +1,126 @@
+"""The ``fireside`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from avatar.rigs import RigError
+from stage.config import ConfigError, FiresideConfig, load_config
+from stage.say import OutputError
+from voices.catalog import UnknownVoice, VoiceCatalog
+from voices.espeak import EspeakUnavailable
+from voices.speech import SpeechError
+
+# errors that come from what the user asked for: a message, no traceback
+USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable)
+
+out = Console()
+err = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return args.run(args, config)
+    except USER_ERRORS as error:
+        err.print(f"[bold red]fireside: error:[/] {error}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fireside", description="Fireside chats with virtual avatars.")
+    parser.add_argument("--config", type=Path, help="a YAML config file (default: $FIRESIDE_CONFIG, else built-in)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    say = commands.add_parser("say", help="speak a text with a lip-synced avatar into an MP4")
+    say.add_argument("text")
+    say.add_argument("--out", type=Path, required=True, help="where to write the .mp4")
+    say.add_argument("--voice", help="a voice id (see 'fireside voices')")
+    say.add_argument("--avatar", help="'stylized' (default) or 'photo:PATH' for any portrait")
+    say.set_defaults(run=_say)
+
+    voices = commands.add_parser("voices", help="list the voices")
+    voices.add_argument("--json", action="store_true")
+    voices.set_defaults(run=_voices)
+
+    bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
+    bench.add_argument("name", choices=["render", "tts"])
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
+    bench.set_defaults(run=_bench)
+
+    strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
+    strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
+    strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
+    strip.set_defaults(run=_strip)
+    return parser
+
+
+def _say(args, config: FiresideConfig) -> int:
+    from avatar.rigs import load_rig
+    from stage.say import check_output, render_clip
+
+    if not args.text.strip():
+        raise SpeechError("there is no text to speak")
+    check_output(args.out)
+    VoiceCatalog(config.voices.catalog).get(args.voice or config.voices.default)
+    rig = load_rig(args.avatar or config.avatar.rig, config.avatar.size)
+    with err.status("speaking and rendering…") as status:
+        report = render_clip(args.text, args.out, rig, config, args.voice,
+                             on_progress=lambda t: status.update(f"rendered {t:.1f} s…"))
+    out.print(f"wrote {report.path} ({report.duration:.2f} s of video, {report.speech:.2f} s of speech, "
+              f"{report.frames} frames) in {report.elapsed:.2f} s", highlight=False)
+    return 0
+
+
+def _voices(args, config: FiresideConfig) -> int:
+    catalog = VoiceCatalog(config.voices.catalog)
+    rows = [
+        {"id": v.id, "engine": v.engine, "language": v.language, "model": v.model,
+         "sample_rate": v.rate(), "speaking_rate": v.speaking_rate, "description": v.description}
+        for v in catalog.entries.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table("id", "engine", "language", "sample rate", "rate", "model")
+    for r in rows:
+        table.add_row(r["id"], r["engine"], r["language"], str(r["sample_rate"]), f"{r['speaking_rate']:g}", r["model"])
+    out.print(table)
+    return 0
+
+
+def _bench(args, config: FiresideConfig) -> int:
+    from stage import bench
+
+    records = bench.run(args.name, config, quick=args.quick)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        table = Table("name", "value", "unit", title=f"fireside bench {args.name}")
+        for r in records:
+            table.add_row(r["name"], f"{r['value']:.4g}", r["unit"])
+        out.print(table)
+    return 0
+
+
+def _strip(args, config: FiresideConfig) -> int:
+    from avatar.strip import make_strip
+
+    path = make_strip(args.out, config, args.portrait)
+    out.print(f"wrote {path}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

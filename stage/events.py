@@ -1,0 +1,91 @@
+"""The one vocabulary of events that moves through Fireside.
+
+Every event carries its time in seconds on the session clock, so audio,
+visemes, frames and captions line up by construction, never by waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Mono 16-bit PCM starting at ``pts`` seconds on the session clock."""
+
+    pcm: np.ndarray  # int16, shape (samples,)
+    sample_rate: int
+    pts: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+    @property
+    def end(self) -> float:
+        return self.pts + self.duration
+
+
+@dataclass(frozen=True)
+class PhonemeSpan:
+    """One IPA phoneme (or a pause: ``""``) between ``start`` and ``end`` seconds.
+
+    ``stressed`` marks the vowel of a stressed syllable (it lifts the brows).
+    """
+
+    phoneme: str
+    start: float
+    end: float
+    stressed: bool = False
+
+    def shifted(self, offset: float) -> "PhonemeSpan":
+        return PhonemeSpan(self.phoneme, self.start + offset, self.end + offset, self.stressed)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A piece of synthesized speech: its audio and the phonemes aligned to it."""
+
+    text: str
+    audio: AudioChunk
+    phonemes: list[PhonemeSpan] = field(default_factory=list)
+
+    def at(self, pts: float) -> "Speech":
+        """The same speech placed at ``pts`` on the session clock."""
+        offset = pts - self.audio.pts
+        return Speech(
+            self.text,
+            AudioChunk(self.audio.pcm, self.audio.sample_rate, pts),
+            [p.shifted(offset) for p in self.phonemes],
+        )
+
+
+@dataclass(frozen=True)
+class Viseme:
+    """A mouth shape (one of :data:`avatar.visemes.VISEMES`) held from ``start`` to ``end``."""
+
+    id: str
+    start: float
+    end: float
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One rendered avatar image (RGB, uint8, HxWx3) shown at ``pts`` seconds."""
+
+    rgb: np.ndarray
+    pts: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Partial or final words of one speaker."""
+
+    speaker: str
+    text: str
+    final: bool
+    start: float
+    end: float

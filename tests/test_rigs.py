@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from avatar import landmarks
+from avatar.face import FaceAnimator, FaceState, IdleMotion
+from avatar.render import Renderer
+from avatar.rigs import RigError, load_rig
+from avatar.visemes import SHAPES
+from tests.conftest import speak
+
+
+def region(img, box):
+    x0, y0, x1, y1 = box
+    return img[y0:y1, x0:x1].astype(np.float32)
+
+
+def change(a, b, box):
+    return float(np.abs(region(a, box) - region(b, box)).mean())
+
+
+@pytest.fixture(params=["stylized", "photo"])
+def rig(request, stylized_rig, photo_rig):
+    return stylized_rig if request.param == "stylized" else photo_rig
+
+
+def test_frames_are_512_rgb(rig):
+    img = rig.draw(FaceState())
+    assert img.shape == (512, 512, 3) and img.dtype == np.uint8
+    assert img.std() > 20  # a picture, not a blank
+
+
+def test_mouth_region_changes_with_visemes(rig):
+    rest = rig.draw(FaceState(mouth=SHAPES["sil"]))
+    for viseme in ("aa", "oh", "E"):
+        spoken = rig.draw(FaceState(mouth=SHAPES[viseme]))
+        assert change(rest, spoken, rig.mouth_box) > 6, viseme
+    # the opening grows with the viseme's openness
+    assert change(rest, rig.draw(FaceState(mouth=SHAPES["aa"])), rig.mouth_box) > \
+        change(rest, rig.draw(FaceState(mouth=SHAPES["ou"])), rig.mouth_box)
+    # and nothing far from the face moves
+    corner = (0, 0, 60, 60)
+    assert change(rest, rig.draw(FaceState(mouth=SHAPES["aa"])), corner) == 0.0
+
+
+def test_blinks_close_the_eyes(rig):
+    open_ = rig.draw(FaceState())
+    shut = rig.draw(FaceState(blink=1.0))
+    diff = np.abs(open_.astype(int) - shut.astype(int)).sum(2)
+    ys, xs = np.nonzero(diff > 30)
+    assert len(ys) > 100
+    mx0, my0, mx1, my1 = rig.mouth_box
+    assert ys.max() < my0  # only above the mouth: the eyes
+
+
+def test_edges_are_anti_aliased(stylized_rig):
+    img = stylized_rig.draw(FaceState(mouth=SHAPES["aa"]))
+    x0, y0, x1, y1 = stylized_rig.mouth_box
+    levels = np.unique(img[y0:y1, x0:x1].reshape(-1, 3), axis=0)
+    assert len(levels) > 200  # blended edge pixels, not a handful of flat colours
+
+
+def test_idle_face_blinks_breathes_and_sways():
+    idle = IdleMotion(seed=3)
+    states = [idle.state_at(i / 25) for i in range(25 * 12)]
+    assert sum(1 for s in states if s.blink > 0.9) >= 2
+    assert max(s.breath for s in states) > 0.9 and min(s.breath for s in states) < -0.9
+    assert len({round(s.head_roll, 4) for s in states}) > 100
+    assert IdleMotion(seed=3).state_at(5.0) == idle.state_at(5.0)  # deterministic
+
+
+def test_renderer_stamps_frames_on_the_session_clock(stylized_rig, joe):
+    renderer = Renderer(stylized_rig, fps=25)
+    phonemes, end = speak(joe, "Good evening.", start=0.2)
+    renderer.add_speech(phonemes)
+    frames = list(renderer.frames_until(end))
+    assert [f.pts for f in frames] == [i / 25 for i in range(len(frames))]
+    assert frames[-1].pts <= end < frames[-1].pts + 2 / 25
+    # the idle face before the speech differs from frame to frame (it is alive)
+    assert not np.array_equal(frames[0].rgb, frames[3].rgb)
+
+
+def test_photo_rig_finds_the_astronauts_face(portrait):
+    points = landmarks.find_landmarks(portrait)
+    assert points.shape == (478, 2)
+    # the astronaut's face: upper middle of the photo, mouth below the eyes
+    oval = points[landmarks.FACE_OVAL]
+    assert 120 < oval[:, 0].mean() < 320 and 60 < oval[:, 1].mean() < 220
+    eyes_y = points[[159, 386], 1].mean()
+    assert points[13, 1] > eyes_y + 30
+    cached = list(landmarks.cache_dir().glob("*.npy"))
+    assert len(cached) == 1  # found once, then read from the cache
+    assert np.array_equal(landmarks.find_landmarks(portrait), points)
+
+
+def test_no_face_and_unreadable_portraits_fail_clearly(tmp_path):
+    import cv2
+
+    blank = tmp_path / "wall.png"
+    gradient = np.tile(np.linspace(40, 220, 400, dtype=np.uint8), (400, 1))
+    cv2.imwrite(str(blank), np.dstack([gradient] * 3))
+    with pytest.raises(RigError, match="no face found"):
+        load_rig(f"photo:{blank}")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(RigError, match="cannot read portrait"):
+        load_rig(f"photo:{text}")
+    with pytest.raises(RigError, match="cannot read portrait"):
+        load_rig(f"photo:{tmp_path / 'missing.jpg'}")
+    with pytest.raises(RigError, match="unknown avatar"):
+        load_rig("cartoon")
+
+
+def test_rigs_render_at_other_sizes(portrait):
+    for spec in ("stylized", f"photo:{portrait}"):
+        assert load_rig(spec, 256).draw(FaceState(mouth=SHAPES["aa"], blink=0.5)).shape == (256, 256, 3)
+
+
+def test_brows_lift_on_stressed_syllables(joe):
+    face = FaceAnimator()
+    phonemes, _ = speak(joe, "Absolutely.")
+    face.add_speech(phonemes)
+    stressed = next(p for p in phonemes if p.stressed)
+    assert face.state_at(stressed.start + 0.12).brow > 0.4
+    assert face.state_at(0.0).brow == 0.0
