@@ -37,6 +37,12 @@ def speakable_pieces(text: str) -> list[str]:
     text = " ".join(text.split())
     if not text:
         raise SpeechError("there is no text to speak")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpeechError("the text is not valid UTF-8") from None
+    if not any(unicodedata.category(c)[0] in "LN" for c in text):
+        raise SpeechError(f"there is nothing speakable in {text!r}")
     sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
     first = sentences[0]
     if len(first.split()) > FIRST_PIECE_MAX_WORDS:
