@@ -12,13 +12,16 @@ from rich.table import Table
 
 from avatar.rigs import RigError
 from stage.config import ConfigError, FiresideConfig, load_config
+from stage.llm import ModelError
+from stage.persona import PersonaError, UnknownPersona
 from stage.say import OutputError
 from voices.catalog import UnknownVoice, VoiceCatalog
 from voices.espeak import EspeakUnavailable
 from voices.speech import SpeechError
 
 # errors that come from what the user asked for: a message, no traceback
-USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable)
+USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable,
+               PersonaError, UnknownPersona, ModelError)
 
 out = Console()
 err = Console(stderr=True)
@@ -58,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
+
+    personas = commands.add_parser("personas", help="list the persona cards")
+    personas.add_argument("--json", action="store_true")
+    personas.set_defaults(run=_personas)
+
+    ask = commands.add_parser("ask", help="ask a persona a question; print the streamed answer")
+    ask.add_argument("question")
+    ask.add_argument("--persona", required=True, help="a persona id (see 'fireside personas')")
+    ask.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    ask.add_argument("--json", action="store_true", help="print every event as a JSON line")
+    ask.set_defaults(run=_ask)
+
+    llm = commands.add_parser("llm", help="the persona model server")
+    llm_commands = llm.add_subparsers(required=True, metavar="ACTION")
+    serve = llm_commands.add_parser("serve", help="start vLLM with the configured model and persona adapters")
+    serve.add_argument("--python", help="the Python that has vLLM installed (default: $FIRESIDE_VLLM_PYTHON, else this one)")
+    serve.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    serve.set_defaults(run=_llm_serve)
 
     strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
     strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
@@ -112,6 +133,64 @@ def _bench(args, config: FiresideConfig) -> int:
             table.add_row(r["name"], f"{r['value']:.4g}", r["unit"])
         out.print(table)
     return 0
+
+
+def _load_personas(config: FiresideConfig):
+    from stage.persona import load_personas
+
+    return load_personas(Path(config.personas.folder) if config.personas.folder else None)
+
+
+def _personas(args, config: FiresideConfig) -> int:
+    cards = _load_personas(config)
+    if args.json:
+        print(json.dumps([c.model_dump(mode="json") for c in cards.values()], indent=2, ensure_ascii=False))
+        return 0
+    table = Table("id", "name", "title", "voice", "avatar", "knowledge", "approved", "adapter")
+    for c in cards.values():
+        table.add_row(c.id, c.name, c.title, c.voice, c.avatar, str(len(c.knowledge)),
+                      str(len(c.approved_answers)), c.adapter or "-")
+    out.print(table)
+    return 0
+
+
+def _ask(args, config: FiresideConfig) -> int:
+    import asyncio
+    import dataclasses
+
+    from stage.events import AnswerEnd, Clause, GuardrailDecision
+    from stage.persona import UnknownPersona
+    from stage.think import thinker_for
+
+    cards = _load_personas(config)
+    if args.persona not in cards:
+        raise UnknownPersona(args.persona, sorted(cards))
+    thinker = thinker_for(cards[args.persona], config, args.llm)
+
+    async def run() -> None:
+        async for event in thinker.answer(args.question):
+            if args.json:
+                print(json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, ensure_ascii=False),
+                      flush=True)
+            elif isinstance(event, Clause):
+                out.print(event.text + " ", end="", highlight=False, style="italic" if event.kind == "holding" else None)
+            elif isinstance(event, GuardrailDecision) and event.action != "allow":
+                err.print(f"[yellow]guardrail[/] {event.check} {event.action} ({event.rule}): {event.reason}",
+                          highlight=False)
+            elif isinstance(event, AnswerEnd):
+                out.print()
+                out.print(f"[bold]sources:[/] {', '.join(event.sources) or '(none)'}", highlight=False)
+                timings = ", ".join(f"{k} {v:g}" for k, v in event.timings.items())
+                out.print(f"[bold]{event.outcome}[/] via {thinker.model.name}: {timings}", highlight=False)
+
+    asyncio.run(run())
+    return 0
+
+
+def _llm_serve(args, config: FiresideConfig) -> int:
+    from stage.vllm_server import serve
+
+    return serve(config, args.python, dry_run=args.dry_run)
 
 
 def _strip(args, config: FiresideConfig) -> int:

