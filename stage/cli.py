@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts"])
+    bench.add_argument("name", choices=["render", "tts", "think"])
+    bench.add_argument("--llm", action="append", default=[],
+                       help="think: also measure this OpenAI-compatible server (repeatable)")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
@@ -124,7 +126,7 @@ def _voices(args, config: FiresideConfig) -> int:
 def _bench(args, config: FiresideConfig) -> int:
     from stage import bench
 
-    records = bench.run(args.name, config, quick=args.quick)
+    records = bench.run(args.name, config, quick=args.quick, llm=args.llm)
     if args.json:
         print(json.dumps(records, indent=2))
     else:

@@ -101,14 +101,19 @@ class EmbeddedModel:
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
 
+        def post(item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the reader's loop is gone: nobody listens any more
+                stop.set()
+
         def generate() -> None:
             try:
-                self._generate(messages, max_tokens, temperature, stop,
-                               lambda delta: loop.call_soon_threadsafe(queue.put_nowait, delta))
+                self._generate(messages, max_tokens, temperature, stop, post)
             except Exception as err:  # noqa: BLE001 - handed to the reader
-                loop.call_soon_threadsafe(queue.put_nowait, ModelError(f"{self.name} failed: {err}"))
+                post(ModelError(f"{self.name} failed: {err}"))
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+                post(None)
 
         worker = threading.Thread(target=generate, name="llama-generate", daemon=True)
         worker.start()
