@@ -19,9 +19,13 @@ from voices.catalog import UnknownVoice, VoiceCatalog
 from voices.espeak import EspeakUnavailable
 from voices.speech import SpeechError
 
+class AudioError(ValueError):
+    pass
+
+
 # errors that come from what the user asked for: a message, no traceback
 USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable,
-               PersonaError, UnknownPersona, ModelError)
+               PersonaError, UnknownPersona, ModelError, AudioError)
 
 out = Console()
 err = Console(stderr=True)
@@ -57,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts", "think"])
+    bench.add_argument("name", choices=["render", "tts", "think", "listen"])
     bench.add_argument("--llm", action="append", default=[],
                        help="think: also measure this OpenAI-compatible server (repeatable)")
     bench.add_argument("--json", action="store_true")
@@ -74,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
     ask.add_argument("--json", action="store_true", help="print every event as a JSON line")
     ask.set_defaults(run=_ask)
+
+    listen = commands.add_parser("listen", help="transcribe an audio file: partials, finals and turns")
+    listen.add_argument("file", type=Path)
+    listen.add_argument("--json", action="store_true", help="print every event as a JSON line")
+    listen.set_defaults(run=_listen)
 
     llm = commands.add_parser("llm", help="the persona model server")
     llm_commands = llm.add_subparsers(required=True, metavar="ACTION")
@@ -186,6 +195,46 @@ def _ask(args, config: FiresideConfig) -> int:
                 out.print(f"[bold]{event.outcome}[/] via {thinker.model.name}: {timings}", highlight=False)
 
     asyncio.run(run())
+    return 0
+
+
+def _listen(args, config: FiresideConfig) -> int:
+    import dataclasses
+
+    from stage.audio_in import read_wav
+    from stage.events import Interrupted, SpeechStarted, Transcript, TurnEnded
+    from stage.listen import Listener, settings_from
+
+    if not args.file.is_file():
+        raise AudioError(f"{args.file}: no such file")
+    try:
+        audio = read_wav(args.file)
+    except Exception as error:  # noqa: BLE001 - PyAV's errors for a file that is not audio
+        raise AudioError(f"{args.file}: not an audio file PyAV can read ({error})") from None
+    listener = Listener(settings_from(config))
+    step = 16000 // 10  # a tenth of a second at a time, as a live stream arrives
+    events = []
+    for i in range(0, len(audio), step):
+        events += listener.feed(audio[i:i + step])
+    events += listener.finish()
+    turns = 0
+    for event in events:
+        if args.json:
+            print(json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, ensure_ascii=False))
+            continue
+        if isinstance(event, SpeechStarted):
+            out.print(f"[dim]{event.start:7.2f}s  speech starts[/]", highlight=False)
+        elif isinstance(event, Transcript):
+            style = "bold" if event.final else "dim"
+            label = "final  " if event.final else "partial"
+            out.print(f"[{style}]{event.end:7.2f}s  {label} {event.text}[/]", highlight=False)
+        elif isinstance(event, TurnEnded):
+            turns += 1
+            out.print(f"{event.decided:7.2f}s  turn {turns} ends ({event.start:.2f}-{event.end:.2f}s)", highlight=False)
+        elif isinstance(event, Interrupted):
+            out.print(f"{event.at:7.2f}s  barge-in", highlight=False)
+    if not args.json:
+        out.print(f"{turns} turn(s) in {len(audio) / 16000:.2f} s of audio", highlight=False)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -90,6 +91,20 @@ class PersonaSettings(Section):
     event: str = "a banking innovation conference"
 
 
+class ListenSettings(Section):
+    """Voice activity, speech recognition and turn-taking (see stage/listen.py)."""
+
+    model: Literal["tiny.en", "base"] = "tiny.en"
+    language: str | None = "en"  # base only: None detects it
+    speech_threshold: float = Field(default=0.5, gt=0, lt=1)
+    min_speech: float = Field(default=0.2, ge=0.05, le=2)
+    hangover: float = Field(default=0.5, ge=0.1, le=5)
+    unfinished_hangover: float = Field(default=1.2, ge=0.1, le=10)
+    partial_every: float = Field(default=0.7, ge=0.2, le=10)
+    barge_in: float = Field(default=0.15, ge=0.05, le=2)
+    max_turn: float = Field(default=30.0, ge=1, le=300)
+
+
 class FiresideConfig(Section):
     voices: VoiceSettings = VoiceSettings()
     avatar: AvatarSettings = AvatarSettings()
@@ -97,6 +112,7 @@ class FiresideConfig(Section):
     llm: LLMSettings = LLMSettings()
     vllm: VLLMSettings = VLLMSettings()
     personas: PersonaSettings = PersonaSettings()
+    listen: ListenSettings = ListenSettings()
 
 
 class ConfigError(ValueError):

@@ -121,3 +121,27 @@ class AnswerEnd:
     outcome: str  # "answered" | "approved" | "held" | "trimmed"
     sources: tuple[str, ...] = ()
     timings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The person began to speak, at ``start`` seconds."""
+
+    start: float
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    """The person finished a turn: its final words, and when it was decided."""
+
+    text: str
+    start: float
+    end: float  # when the speech stopped
+    decided: float  # when the silence (and the words) said the turn was over
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The person spoke over the avatar (barge-in) at ``at`` seconds."""
+
+    at: float

