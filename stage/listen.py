@@ -98,7 +98,8 @@ class EchoGate:
             return frame
         dots = fftconvolve(reference, frame[::-1], mode="valid")
         window_energy = np.convolve(reference * reference, np.ones(FRAME), mode="valid")
-        score = dots / (np.sqrt(window_energy * energy) + 1e-9)
+        # silent stretches of playback explain nothing (and would divide by ~0)
+        score = np.where(window_energy > 1e-4 * energy, dots / np.sqrt(window_energy * energy + 1e-12), 0.0)
         best = int(np.argmax(score))
         if score[best] < self.MIN_CORRELATION:
             return frame
