@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   renders the demo clip on the embedded defaults and prints its path
+#   make demo   starts the browser video call on the embedded defaults and prints its URL
 #   make test   installs what the tests need and runs them
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,15 +13,19 @@ HF_MODEL := build/smollm2-hf
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, and tonight we talk about money, markets and open banking.
 
-.PHONY: setup system-deps demo test strip bench clean vllm-env vllm-model
+.PHONY: setup system-deps demo clip test strip bench clean vllm-env vllm-model
 
 setup: $(STAMP)
 
-# Debian packages: espeak-ng (the fallback voice engine's library)
+# Debian packages: espeak-ng (the fallback voice engine's library) and
+# chromium (the browser the call page is tested in)
 system-deps:
-	@if ! ldconfig -p | grep -q libespeak-ng.so.1; then \
+	@missing=""; \
+	ldconfig -p | grep -q libespeak-ng.so.1 || missing="$$missing espeak-ng"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
-		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq espeak-ng; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing; \
 	fi
 
 $(STAMP): pyproject.toml Makefile
@@ -53,6 +57,9 @@ $(HF_MODEL)/config.json: $(VLLM_STAMP) stage/hf_export.py
 	PYTHONPATH=. $(VLLM_VENV)/bin/python -m stage.hf_export $(HF_MODEL)
 
 demo: setup
+	$(BIN)/fireside serve --host 127.0.0.1 --port 8080
+
+clip: setup
 	@mkdir -p build
 	$(BIN)/fireside say "$(DEMO_TEXT)" --out build/demo.mp4
 
@@ -68,6 +75,7 @@ bench: setup
 	$(BIN)/fireside bench tts
 	$(BIN)/fireside bench think
 	$(BIN)/fireside bench listen
+	$(BIN)/fireside bench call
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

@@ -87,6 +87,11 @@ class FaceAnimator:
         self.mouth.extend(viseme_track(phonemes))
         self._stresses.extend(p.start for p in phonemes if p.stressed)
 
+    def cut(self, t: float) -> None:
+        """Stop speaking at ``t`` (a barge-in, the moderator's stop)."""
+        self.mouth.cut(t)
+        self._stresses = [s for s in self._stresses if s < t]
+
     def state_at(self, t: float) -> FaceState:
         idle = self.idle.state_at(t)
         # brows lift briefly on stressed syllables, as speakers do for emphasis

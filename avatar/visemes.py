@@ -146,6 +146,12 @@ class MouthCurve:
                 mid = (v.start + v.end) / 2
                 self._closures.append((min(v.start, mid - self.half_frame), max(v.end, mid + self.half_frame)))
 
+    def cut(self, t: float) -> None:
+        """Forget the speech after ``t``: the avatar was stopped there."""
+        keep = [v if v.end <= t else Viseme(v.id, v.start, t, v.weight) for v in self.track if v.start < t]
+        self.track, self._starts, self._closures = [], [], []
+        self.extend(keep)
+
     def at(self, t: float) -> MouthShape:
         if any(a <= t < b for a, b in self._closures[-64:]):
             return SHAPES["PP"]

@@ -21,14 +21,15 @@ def sanitize(samples: np.ndarray) -> np.ndarray:
 
 
 class Resampler:
-    """Streams of (samples, channels) at any rate to 16 kHz mono, keeping the
-    resampler's state between chunks (swresample, through PyAV)."""
+    """Streams of (samples, channels) at any rate to mono at ``target`` Hz
+    (16 kHz unless told), keeping the resampler's state between chunks
+    (swresample, through PyAV)."""
 
-    def __init__(self, sample_rate: int, channels: int = 1):
+    def __init__(self, sample_rate: int, channels: int = 1, target: int = RATE):
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad audio format: {sample_rate} Hz, {channels} channels")
-        self.sample_rate, self.channels = sample_rate, channels
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        self.sample_rate, self.channels, self.target = sample_rate, channels, target
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=target)
         self._pts = 0
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
@@ -38,7 +39,7 @@ class Resampler:
             x = x.reshape(-1, self.channels) if self.channels > 1 else x[:, None]
         if x.shape[1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got {x.shape[1]}")
-        if self.sample_rate == RATE and self.channels == 1:
+        if self.sample_rate == self.target and self.channels == 1:
             return x[:, 0].copy()
         layout = "mono" if self.channels == 1 else "stereo" if self.channels == 2 else f"{self.channels}c"
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x.reshape(1, -1)), format="flt", layout=layout)
@@ -48,7 +49,7 @@ class Resampler:
         return self._collect(self._resampler.resample(frame))
 
     def flush(self) -> np.ndarray:
-        if self.sample_rate == RATE and self.channels == 1:
+        if self.sample_rate == self.target and self.channels == 1:
             return np.zeros(0, np.float32)
         return self._collect(self._resampler.resample(None))
 

@@ -12,9 +12,11 @@ import time
 from stage.config import FiresideConfig
 
 
-def run(name: str, config: FiresideConfig, quick: bool = False, llm: list[str] = ()) -> list[dict]:
+def run(name: str, config: FiresideConfig, quick: bool = False, llm: list[str] = (), url: str | None = None) -> list[dict]:
     if name == "think":
         return bench_think(config, quick, llm)
+    if name == "call":
+        return bench_call(config, quick, url)
     return {"render": bench_render, "tts": bench_tts, "listen": bench_listen}[name](config, quick)
 
 
@@ -184,4 +186,123 @@ def bench_listen(config: FiresideConfig, quick: bool = False) -> list[dict]:
         _record("listen.end_of_speech_to_final.p50", _percentile(speech_to_final, 0.5), "ms"),
         _record("listen.end_of_speech_to_final.p95", _percentile(speech_to_final, 0.95), "ms"),
         _record("listen.real_time_factor", wall / audio_seconds, "x (lower is faster)"),
+    ]
+
+
+def bench_call(config: FiresideConfig, quick: bool = False, url: str | None = None) -> list[dict]:
+    """Voice-to-voice latency, audio/video offset and concurrent calls, with
+    real aiortc callers against a running server (started here unless given)."""
+    import asyncio
+    import subprocess
+    import sys
+    import tempfile
+    import urllib.request
+    from pathlib import Path
+
+    import numpy as np
+
+    from stage.call_client import CallClient
+    from stage.webrtc import restrict_ice
+
+    restrict_ice(["127.0.0.1"])
+    server = None
+    if url is None:
+        folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
+        (folder / "fireside.yaml").write_text("call:\n  ice_addresses: [127.0.0.1]\n  max_calls: 32\n")
+        port = 8765
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-m", "stage.cli", "--config", str(folder / "fireside.yaml"),
+                                   "serve", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/status", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the call server did not start")
+                time.sleep(0.3)
+    try:
+        return asyncio.run(_measure_calls(config, url, quick))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(20)
+
+
+async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[dict]:
+    import asyncio
+
+    import numpy as np
+
+    from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
+    from stage.audio_in import Resampler
+    from stage.call_client import CallClient
+    from voices.catalog import VoiceCatalog
+
+    engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
+
+    def speech48(text: str) -> np.ndarray:
+        pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
+        resample = Resampler(engine.sample_rate, target=48000)
+        return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
+
+    # 1. voice to voice, and the audio/video offset, over several turns
+    questions = [q for pid, q in THINK_QUESTIONS if pid == "ada"] + ["What is open banking?"]
+    turns = 2 if quick else 10
+    client = CallClient(url, "ada", keep_frames=True)
+    await client.connect()
+    await asyncio.sleep(2.0)
+    x0, y0, x1, y1 = StylizedRig.mouth_box_at(config.avatar.size)
+    inside = np.array(MOUTH_INSIDE, np.float32)
+    latencies, offsets = [], []
+    for i in range(turns):
+        client.frames.clear()
+        client.microphone.say(speech48(questions[i % len(questions)]))
+        count = len(client.microphone.ended_at)
+        while len(client.microphone.ended_at) == count:
+            await asyncio.sleep(0.05)
+        end = client.microphone.ended_at[-1]
+        deadline = time.perf_counter() + 20
+        while client.first_sound_after(end) is None and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        heard = client.first_sound_after(end)
+        if heard is None:
+            continue
+        latencies.append((heard - end) * 1000)
+        await asyncio.sleep(1.5)
+        opened = next((t for t, _, rgb in client.frames if t > end and rgb is not None and
+                       (np.abs(rgb[y0:y1, x0:x1].astype(np.float32) - inside).sum(2) < 60).sum() > 40), None)
+        if opened is not None:
+            offsets.append((opened - heard) * 1000)
+        await asyncio.sleep(8.0)  # let the answer finish
+    await client.close()
+
+    # 2. how many concurrent calls hold 25 fps with no dropped frame
+    held = 0
+    for n in range(1, (3 if quick else 8) + 1):
+        clients = [CallClient(url, "ada") for _ in range(n)]
+        await asyncio.gather(*(c.connect() for c in clients))
+        await asyncio.sleep(2.0)
+        for c in clients:
+            c.frames.clear()
+        await asyncio.sleep(4.0)
+        ok = True
+        for c in clients:
+            pts = [p for _, p, _ in c.frames]
+            fps = (len(pts) - 1) / (pts[-1] - pts[0]) if len(pts) > 2 else 0.0
+            gaps = np.diff(pts) if len(pts) > 1 else np.array([1.0])
+            ok &= fps >= 24.0 and float(gaps.max()) <= 0.041
+        await asyncio.gather(*(c.close() for c in clients))
+        await asyncio.sleep(1.0)
+        if not ok:
+            break
+        held = n
+    return [
+        _record("call.voice_to_voice.p50", _percentile(latencies, 0.5), "ms"),
+        _record("call.voice_to_voice.p95", _percentile(latencies, 0.95), "ms"),
+        _record("call.turns_measured", len(latencies), "turns"),
+        _record("call.av_offset.p50", _percentile(offsets, 0.5) if offsets else float("nan"),
+                "ms (mouth opens minus voice heard, at the client)"),
+        _record("call.concurrent_calls_at_25fps", held, "calls (512x512, no dropped frame)"),
     ]

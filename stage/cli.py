@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts", "think", "listen"])
+    bench.add_argument("name", choices=["render", "tts", "think", "listen", "call"])
+    bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument("--llm", action="append", default=[],
                        help="think: also measure this OpenAI-compatible server (repeatable)")
     bench.add_argument("--json", action="store_true")
@@ -84,12 +85,17 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--json", action="store_true", help="print every event as a JSON line")
     listen.set_defaults(run=_listen)
 
+    serve = commands.add_parser("serve", help="serve the browser video call (and the API for any WebRTC client)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(run=_serve)
+
     llm = commands.add_parser("llm", help="the persona model server")
     llm_commands = llm.add_subparsers(required=True, metavar="ACTION")
-    serve = llm_commands.add_parser("serve", help="start vLLM with the configured model and persona adapters")
-    serve.add_argument("--python", help="the Python that has vLLM installed (default: $FIRESIDE_VLLM_PYTHON, else this one)")
-    serve.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
-    serve.set_defaults(run=_llm_serve)
+    vllm = llm_commands.add_parser("serve", help="start vLLM with the configured model and persona adapters")
+    vllm.add_argument("--python", help="the Python that has vLLM installed (default: $FIRESIDE_VLLM_PYTHON, else this one)")
+    vllm.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    vllm.set_defaults(run=_llm_serve)
 
     strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
     strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
@@ -135,7 +141,7 @@ def _voices(args, config: FiresideConfig) -> int:
 def _bench(args, config: FiresideConfig) -> int:
     from stage import bench
 
-    records = bench.run(args.name, config, quick=args.quick, llm=args.llm)
+    records = bench.run(args.name, config, quick=args.quick, llm=args.llm, url=args.url)
     if args.json:
         print(json.dumps(records, indent=2))
     else:
@@ -235,6 +241,16 @@ def _listen(args, config: FiresideConfig) -> int:
             out.print(f"{event.at:7.2f}s  barge-in", highlight=False)
     if not args.json:
         out.print(f"{turns} turn(s) in {len(audio) / 16000:.2f} s of audio", highlight=False)
+    return 0
+
+
+def _serve(args, config: FiresideConfig) -> int:
+    import logging
+
+    from stage.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    serve(config, args.host, args.port)
     return 0
 
 

@@ -105,6 +105,14 @@ class ListenSettings(Section):
     max_turn: float = Field(default=30.0, ge=1, le=300)
 
 
+class CallSettings(Section):
+    """The browser call (``fireside serve``)."""
+
+    # the local addresses to offer ICE candidates on; empty: every interface
+    ice_addresses: list[str] = []
+    max_calls: int = Field(default=8, ge=1, le=256)
+
+
 class FiresideConfig(Section):
     voices: VoiceSettings = VoiceSettings()
     avatar: AvatarSettings = AvatarSettings()
@@ -113,6 +121,7 @@ class FiresideConfig(Section):
     vllm: VLLMSettings = VLLMSettings()
     personas: PersonaSettings = PersonaSettings()
     listen: ListenSettings = ListenSettings()
+    call: CallSettings = CallSettings()
 
 
 class ConfigError(ValueError):

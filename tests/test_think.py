@@ -122,19 +122,23 @@ def test_an_answer_stops_mid_stream_and_frees_the_model(cards, embedded):
     assert "2018" in " ".join(c.text for c in clauses(events))
 
 
+# a server's first request evaluates the persona's whole prompt: slow on 2 busy cores
+FIRST_REQUEST = 60.0
+
+
 def test_the_same_answers_through_llama_cpps_server(cards, llama_server):
-    model = OpenAIModel(llama_server.url, "smollm2")
+    model = OpenAIModel(llama_server.url, "smollm2", stall_seconds=FIRST_REQUEST)
     events = run(collect(Thinker(cards["ravi"], model), "How do banks detect fraud?"))
     assert clauses(events, "model")
     assert end(events).sources == ("knowledge/ravi/scams.md#how-banks-detect-fraud",)
-    events = run(collect(Thinker(cards["ravi"], OpenAIModel(llama_server.url, "smollm2")),
+    events = run(collect(Thinker(cards["ravi"], OpenAIModel(llama_server.url, "smollm2", stall_seconds=FIRST_REQUEST)),
                          "What is the capital of France?"))
     assert end(events).outcome == "held"
 
 
 def test_a_server_that_dies_mid_answer(cards, tmp_path):
     server = llama_server(default_gguf(), tmp_path / "dying.log")
-    model = OpenAIModel(server.url, "smollm2")
+    model = OpenAIModel(server.url, "smollm2", stall_seconds=FIRST_REQUEST)
     thinker = Thinker(cards["ada"], model)
 
     async def kill_after_first_clause():
@@ -168,7 +172,7 @@ def test_a_server_that_is_down_at_start(cards):
 
 
 def test_vllm_serves_the_persona_model(cards, vllm_server):
-    model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=60)
+    model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=FIRST_REQUEST)
     events = run(collect(Thinker(cards["ada"], model), "When did FPS launch?"))
     assert "2018" in " ".join(c.text for c in clauses(events, "model"))
     assert "knowledge/ada/payments.md#faster-payment-system" in end(events).sources
@@ -178,7 +182,7 @@ def test_vllm_chooses_a_persona_lora_adapter_by_model_name(cards, vllm_server):
     assert "ada-lora" in vllm_server.models()
     ada = cards["ada"].model_copy(update={"adapter": "ada-lora"})
     ghost = cards["ada"].model_copy(update={"adapter": "no-such-adapter"})
-    model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=60)  # the first request loads the adapter
+    model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=FIRST_REQUEST)  # the first request loads the adapter
 
     async def both():
         return (await collect(Thinker(ada, model), "When did FPS launch?"),

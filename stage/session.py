@@ -1,0 +1,185 @@
+"""One conversation: it owns the session clock and wires listen, think,
+speak and show together. Transports (aiortc now) only move its audio,
+frames and captions; the same session could run in a LiveKit room.
+
+Time: ``now()`` is seconds since the session began. The avatar's voice is
+scheduled on that clock in ``playback``; its mouth follows the same
+phonemes in ``renderer``; a caption is sent when its words start playing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Callable
+
+import numpy as np
+
+from avatar.render import Renderer
+from avatar.rigs import Rig
+from stage.audio_in import Resampler
+from stage.events import AnswerEnd, AudioChunk, Clause, GuardrailDecision, Interrupted, Transcript, TurnEnded
+from stage.listen import Listener, ListenSettings
+from stage.think import Thinker
+from voices.speech import SpeechEngine, SpeechError
+
+log = logging.getLogger("fireside.session")
+
+OUT_RATE = 48000  # what WebRTC carries (Opus)
+LEAD = 0.06  # seconds between a clause being ready and it starting to play
+
+
+class PlaybackBuffer:
+    """The avatar's voice on the session clock, as 48 kHz mono int16."""
+
+    def __init__(self):
+        self._chunks: list[tuple[int, np.ndarray]] = []  # (first sample index, samples)
+
+    def schedule(self, start: int, pcm: np.ndarray) -> None:
+        self._chunks.append((start, pcm))
+
+    @property
+    def end(self) -> int:
+        return max((s + len(p) for s, p in self._chunks), default=0)
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        out = np.zeros(count, np.int32)
+        stop = start + count
+        for first, pcm in self._chunks:
+            a, b = max(start, first), min(stop, first + len(pcm))
+            if b > a:
+                out[a - start:b - start] += pcm[a - first:b - first]
+        # what has been read will not be read again
+        self._chunks = [(s, p) for s, p in self._chunks if s + len(p) > stop]
+        return np.clip(out, -32768, 32767).astype(np.int16)
+
+    def cut(self, at: int) -> None:
+        self._chunks = [(s, p[: max(0, at - s)]) for s, p in self._chunks if s < at]
+
+
+class CallSession:
+    """A person and one persona: microphone in; voice, face and captions out."""
+
+    _listen_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="listen")
+    _speech_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speak")
+
+    def __init__(self, persona_id: str, thinker: Thinker, voice: SpeechEngine, rig: Rig, fps: int = 25,
+                 listen: ListenSettings | None = None):
+        self.id = uuid.uuid4().hex[:12]
+        self.persona_id = persona_id
+        self.thinker, self.voice = thinker, voice
+        self.renderer = Renderer(rig, fps=fps, seed=hash(self.id) & 0xFFFF)
+        self.playback = PlaybackBuffer()
+        self.listen_settings = listen or ListenSettings()
+        self.listener: Listener | None = None
+        self.t0 = time.monotonic()
+        self.send: Callable[[dict], None] = lambda message: None  # set by the transport
+        self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
+        self._answer: asyncio.Task | None = None
+        self._to_48k = Resampler(voice.sample_rate, target=OUT_RATE)
+        self._speech_end = 0.0
+        self._listening = asyncio.Lock()
+        self.closed = False
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    @property
+    def speaking(self) -> bool:
+        return self.playback.end / OUT_RATE > self.now()
+
+    # -- listening -------------------------------------------------------
+    async def hear(self, samples: np.ndarray, sample_rate: int, channels: int) -> None:
+        """Microphone audio, in order, as it arrives."""
+        if self.closed:
+            return
+        async with self._listening:
+            if self.listener is None:
+                self.listener = Listener(self.listen_settings, sample_rate, channels, start=self.now())
+            self.listener.avatar_speaking = self.speaking
+            loop = asyncio.get_running_loop()
+            events = await loop.run_in_executor(self._listen_pool, self.listener.feed, samples)
+        for event in events:
+            self._record(event)
+            if isinstance(event, Interrupted):
+                self.stop_speaking()
+            elif isinstance(event, Transcript):
+                self.send({"type": "caption", "speaker": "person", "text": event.text, "final": event.final})
+            elif isinstance(event, TurnEnded):
+                self.ask(event.text)
+
+    # -- thinking and speaking ---------------------------------------------
+    def ask(self, question: str) -> asyncio.Task:
+        """Answer a question, stopping any answer in progress."""
+        self.stop_speaking()
+        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(question))
+        return self._answer
+
+    async def _speak_answer(self, question: str) -> None:
+        loop = asyncio.get_running_loop()
+        answer = self.thinker.answer(question)
+        try:
+            async for event in answer:
+                self._record(event)
+                if isinstance(event, GuardrailDecision) and event.action != "allow":
+                    self._send_after_speech({"type": "guardrail", **asdict(event)}, loop)
+                elif isinstance(event, Clause):
+                    try:
+                        pieces = await loop.run_in_executor(self._speech_pool, lambda: list(self.voice.synthesize(event.text)))
+                    except SpeechError:
+                        continue
+                    for piece in pieces:
+                        self._play(piece, event, loop)
+                elif isinstance(event, AnswerEnd):
+                    self._send_after_speech({"type": "answer_end", "outcome": event.outcome,
+                                             "sources": list(event.sources), "timings": event.timings}, loop)
+        finally:
+            await answer.aclose()
+
+    def _play(self, piece, clause: Clause, loop) -> None:
+        start = max(self.now() + LEAD, self._speech_end)
+        placed = piece.at(start)
+        self._speech_end = placed.audio.end
+        pcm = (self._to_48k(placed.audio.pcm) * 32767).astype(np.int16)
+        self.playback.schedule(round(start * OUT_RATE), pcm)
+        self.renderer.add_speech(placed.phonemes)
+        if self.listener is not None:
+            self.listener.add_playback(placed.audio)
+        self._record(("speech", start, placed.audio.end, piece.text))
+        message = {"type": "caption", "speaker": self.persona_id, "text": piece.text, "final": True,
+                   "sources": list(clause.sources), "kind": clause.kind, "start": start, "end": placed.audio.end}
+        # the caption shows when its words are heard, not before
+        loop.call_at(loop.time() + (start - self.now()), self._send_if_not_cut, message, start)
+
+    def _send_after_speech(self, message: dict, loop) -> None:
+        """A notice about the answer, shown after the words already scheduled."""
+        delay = max(0.0, self._speech_end - self.now())
+        loop.call_at(loop.time() + delay, lambda: None if self.closed else self.send(message))
+
+    def _send_if_not_cut(self, message: dict, start: float) -> None:
+        if start < self._speech_end and not self.closed:
+            self.send(message)
+
+    def stop_speaking(self) -> None:
+        """Barge-in or the moderator's stop: silence now, mouth at rest, answer dropped."""
+        if self._answer is not None and not self._answer.done():
+            self._answer.cancel()
+        if self.speaking:
+            at = self.now() + 0.02
+            self.playback.cut(round(at * OUT_RATE))
+            self.renderer.face.cut(at)
+            self._speech_end = at
+            self._record(("stopped", at))
+            self.send({"type": "stopped", "at": at})
+
+    def _record(self, event) -> None:
+        self.events.append((self.now(), event))
+        del self.events[:-500]
+
+    async def close(self) -> None:
+        self.closed = True
+        self.stop_speaking()

@@ -1,0 +1,115 @@
+// The call page: one RTCPeerConnection to POST /offer. No build step.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let pc = null;
+let partial = null; // the caption line of the person's words in progress
+
+function status(text) { $("status").textContent = text; }
+
+function addCaption(who, text, cls, sources) {
+  const li = document.createElement("li");
+  li.className = cls;
+  const name = document.createElement("span");
+  name.className = "who";
+  name.textContent = who;
+  li.append(name, document.createTextNode(text));
+  if (sources && sources.length) {
+    const s = document.createElement("span");
+    s.className = "sources";
+    s.textContent = "Sources: " + sources.join(", ");
+    li.append(s);
+  }
+  $("captions").append(li);
+  li.scrollIntoView({ block: "end" });
+  return li;
+}
+
+function onMessage(event) {
+  const m = JSON.parse(event.data);
+  if (m.type === "caption" && m.speaker === "person") {
+    if (!partial) partial = addCaption("You", "", "person partial");
+    partial.lastChild.textContent = m.text;
+    if (m.final) { partial.classList.remove("partial"); partial = null; }
+  } else if (m.type === "caption") {
+    const name = $("persona").selectedOptions[0].textContent.split(" (")[0];
+    addCaption(name + " (AI)", m.text, "avatar " + m.kind, m.sources);
+  } else if (m.type === "stopped") {
+    addCaption("", "(interrupted)", "notice");
+  } else if (m.type === "guardrail") {
+    addCaption("", "Guardrail: " + m.reason, "notice");
+  }
+}
+
+async function start() {
+  $("start").disabled = true;
+  status("Asking for the microphone…");
+  let mic;
+  try {
+    mic = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+  } catch (e) {
+    status("No microphone: " + e.message);
+    $("start").disabled = false;
+    return;
+  }
+  pc = new RTCPeerConnection();
+  const channel = pc.createDataChannel("captions");
+  channel.onmessage = onMessage;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  mic.getTracks().forEach((t) => pc.addTrack(t, mic));
+  pc.ontrack = (e) => {
+    if (e.track.kind === "video") $("avatar").srcObject = new MediaStream([e.track]);
+    else $("voice").srcObject = new MediaStream([e.track]);
+  };
+  pc.onconnectionstatechange = () => {
+    status("Call: " + pc.connectionState);
+    if (["failed", "closed"].includes(pc.connectionState)) hangUp();
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  // wait for ICE candidates to be gathered (loopback and LAN: quick)
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && resolve();
+    setTimeout(resolve, 2000);
+  });
+  status("Calling…");
+  const response = await fetch("/offer", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", persona: $("persona").value }),
+  });
+  const answer = await response.json();
+  if (!response.ok) {
+    status("The server said: " + answer.error);
+    hangUp();
+    return;
+  }
+  await pc.setRemoteDescription(answer);
+  $("hangup").disabled = false;
+  status("Connected. Talk to the avatar.");
+}
+
+function hangUp() {
+  if (pc) {
+    pc.getSenders().forEach((s) => s.track && s.track.stop());
+    pc.close();
+    pc = null;
+  }
+  $("hangup").disabled = true;
+  $("start").disabled = false;
+}
+
+async function loadPersonas() {
+  const personas = await (await fetch("/personas")).json();
+  for (const p of personas) {
+    const option = document.createElement("option");
+    option.value = p.id;
+    option.textContent = `${p.name} (${p.title})`;
+    $("persona").append(option);
+  }
+}
+
+$("start").onclick = start;
+$("hangup").onclick = () => { hangUp(); status("Call ended."); };
+loadPersonas();

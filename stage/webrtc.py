@@ -1,0 +1,126 @@
+"""aiortc transport for a call session: the avatar's video and voice as
+media tracks, the person's microphone into the session, captions over a
+data channel. No conversation logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
+
+from stage.session import OUT_RATE, CallSession
+
+log = logging.getLogger("fireside.webrtc")
+
+VIDEO_CLOCK = 90000
+AUDIO_PACKET = 960  # 20 ms at 48 kHz
+_render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
+
+
+class AvatarVideoTrack(MediaStreamTrack):
+    """Frame *n* shows the face at ``n / fps`` on the session clock, sent then."""
+
+    kind = "video"
+
+    def __init__(self, session: CallSession):
+        super().__init__()
+        self.session = session
+        self.fps = session.renderer.fps
+        self.next_index = 0
+        self.dropped = 0
+
+    async def recv(self) -> VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        session = self.session
+        due = self.next_index / self.fps
+        wait = due - session.now()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -2 / self.fps:  # far behind: skip to now rather than show the past
+            late = math.floor(session.now() * self.fps)
+            self.dropped += late - self.next_index
+            self.next_index = late
+        index = self.next_index
+        self.next_index += 1
+        loop = asyncio.get_running_loop()
+        frame = await loop.run_in_executor(_render_pool, session.renderer.frame, index)
+        video = VideoFrame.from_ndarray(frame.rgb, format="rgb24")
+        video.pts = round(frame.pts * VIDEO_CLOCK)
+        video.time_base = Fraction(1, VIDEO_CLOCK)
+        return video
+
+
+class AvatarAudioTrack(MediaStreamTrack):
+    """The avatar's voice, 20 ms at a time, in step with the session clock."""
+
+    kind = "audio"
+
+    def __init__(self, session: CallSession):
+        super().__init__()
+        self.session = session
+        self.next_sample: int | None = None
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        session = self.session
+        if self.next_sample is None:
+            self.next_sample = round(session.now() * OUT_RATE)
+        wait = self.next_sample / OUT_RATE - session.now()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        start = self.next_sample
+        self.next_sample += AUDIO_PACKET
+        pcm = session.playback.read(start, AUDIO_PACKET)
+        frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = OUT_RATE
+        frame.pts = start
+        frame.time_base = Fraction(1, OUT_RATE)
+        return frame
+
+
+async def consume_microphone(track: MediaStreamTrack, session: CallSession) -> None:
+    """Feed the person's audio to the session until the track ends."""
+    try:
+        await _consume(track, session)
+    except Exception:  # a bug here must not pass silently, nor take the server down
+        log.exception("session %s stopped listening", session.id)
+
+
+async def _consume(track: MediaStreamTrack, session: CallSession) -> None:
+    while not session.closed:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        samples = frame.to_ndarray()
+        channels = len(frame.layout.channels)
+        if frame.format.is_planar:
+            samples = samples.T  # (channels, n) -> (n, channels)
+        samples = samples.reshape(-1, channels)
+        await session.hear(samples if channels > 1 else samples[:, 0], frame.sample_rate, channels)
+
+
+def restrict_ice(addresses: list[str]) -> None:
+    """Offer ICE candidates on these local addresses only (for example
+    127.0.0.1 in tests and benchmarks, so no traffic leaves the machine)."""
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(addresses)
+
+
+def caption_sender(channel) -> callable:
+    def send(message: dict) -> None:
+        if channel.readyState == "open":
+            channel.send(json.dumps(message, ensure_ascii=False))
+    return send

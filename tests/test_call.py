@@ -1,0 +1,236 @@
+"""The browser call end to end: a real server, real aiortc peers, real Chromium."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import wave
+
+import numpy as np
+import pytest
+
+from stage.audio_in import Resampler
+from stage.call_client import CallClient
+from stage.webrtc import restrict_ice
+from tests.servers import ROOT, free_port
+
+restrict_ice(["127.0.0.1"])  # this process's own peers stay on loopback too
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("serve")
+    config = work / "fireside.yaml"
+    config.write_text("call:\n  ice_addresses: [127.0.0.1]\n")
+    port = free_port()
+    log = open(work / "server.log", "wb")
+    fireside = os.path.join(os.path.dirname(sys.executable), "fireside")
+    process = subprocess.Popen([fireside, "--config", str(config), "serve", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/status", timeout=1)
+            break
+        except OSError:
+            assert process.poll() is None, (work / "server.log").read_text()
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(20)
+
+
+def post(url, body: bytes, content_type="application/json"):
+    request = urllib.request.Request(f"{url}/offer", data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+def calls(url) -> int:
+    with urllib.request.urlopen(f"{url}/status", timeout=5) as response:
+        return json.load(response)["calls"]
+
+
+def speech48(engine, text: str) -> np.ndarray:
+    pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
+    resample = Resampler(engine.sample_rate, target=48000)
+    return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("body, status, reason", [
+    (b"not json", 400, "must be JSON"),
+    (b"[1, 2]", 400, "JSON object"),
+    (json.dumps({"type": "offer", "persona": "ada"}).encode(), 400, "missing 'sdp'"),
+    (json.dumps({"sdp": "v=0", "type": "answer", "persona": "ada"}).encode(), 400, "'type' must be 'offer'"),
+    (json.dumps({"sdp": "v=0\r\nthis is not sdp\r\n", "type": "offer", "persona": "ada"}).encode(), 400,
+     "the offer has no audio"),
+    (json.dumps({"sdp": "v=0\r\nm=audio port RTP/AVP x\r\na=rtpmap:zz\r\n", "type": "offer",
+                 "persona": "ada"}).encode(), 400, "malformed SDP"),
+    (json.dumps({"sdp": "v=0", "type": "offer", "persona": "nobody"}).encode(), 404, "unknown persona 'nobody'"),
+    (json.dumps({"sdp": "x" * 300_000, "type": "offer", "persona": "ada"}).encode(), 413, "larger than"),
+])
+def test_bad_offers_get_a_json_error_and_the_server_goes_on(server, body, status, reason):
+    code, answer = post(server, body)
+    assert code == status and reason in answer["error"]
+    assert calls(server) == 0  # nothing was left behind
+
+
+def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server, joe):
+    async def call():
+        client = CallClient(server, "ada", keep_frames=True)
+        await client.connect()
+        await asyncio.sleep(1.5)
+        client.microphone.say(speech48(joe, "When did FPS launch?"))
+        deadline = time.perf_counter() + 25
+        while time.perf_counter() < deadline and not any(m.get("type") == "answer_end" for _, m in client.messages):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(4)  # let the answer play
+        await client.close()
+        return client
+
+    client = asyncio.run(call())
+    person = [c["text"] for c in client.captions("person") if c["final"]]
+    assert person and "fps" in person[0].lower()
+    avatar = client.captions("avatar")
+    assert avatar and all(c["sources"] for c in avatar if c["kind"] == "model")
+    # video: 25 frames a second, stamped on the session clock
+    pts = [p for _, p, _ in client.frames]
+    assert len(pts) >= 25 * 5 and np.allclose(np.diff(pts)[:50], 0.04, atol=0.002)
+    # the avatar's voice came back after the question ended
+    end = client.microphone.ended_at[0]
+    assert client.first_sound_after(end) is not None
+    # the mouth moves while the voice plays, and rests while it is silent
+    from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
+
+    x0, y0, x1, y1 = StylizedRig.mouth_box_at(512)
+    inside = np.array(MOUTH_INSIDE, np.float32)
+    loud = [t for t, _, rms in client.audio if rms > 500]
+    moving, still = [], []
+    for t, _, rgb in client.frames[5:]:
+        # how open the mouth is: pixels of the inside of the mouth
+        opening = int((np.abs(rgb[y0:y1, x0:x1].astype(np.float32) - inside).sum(2) < 60).sum())
+        near_voice = any(abs(t - a) < 0.1 for a in loud)
+        far_from_voice = all(abs(t - a) > 0.5 for a in loud)
+        if near_voice:
+            moving.append(opening)
+        elif far_from_voice:
+            still.append(opening)
+    assert moving and still and np.mean(moving) > 4 * np.mean(still) + 20
+
+
+def test_barge_in_stops_the_avatar(server, joe, catalog):
+    async def call():
+        client = CallClient(server, "ravi", video=False)
+        await client.connect()
+        await asyncio.sleep(1.5)
+        client.microphone.say(speech48(joe, "How do banks detect fraud?"))
+        deadline = time.perf_counter() + 25
+        while time.perf_counter() < deadline and client.first_sound_after(client.microphone.ended_at[0] if client.microphone.ended_at else 1e18) is None:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # the avatar is speaking now
+        client.microphone.say(speech48(catalog.engine("espeak-en"), "Sorry, can I stop you there?"))
+        await asyncio.sleep(3)
+        await client.close()
+        return client
+
+    client = asyncio.run(call())
+    stopped = [t for t, m in client.messages if m.get("type") == "stopped"]
+    assert stopped, [m for _, m in client.messages]
+    # after the stop, the avatar's voice is gone within 200 ms (plus the receiver's jitter buffer)
+    after = [rms for t, _, rms in client.audio if stopped[0] + 0.3 < t < stopped[0] + 1.5]
+    assert after and max(after) < 300
+
+
+def test_two_calls_at_once_are_separate(server, joe):
+    async def both():
+        a, b = CallClient(server, "ada", video=False), CallClient(server, "ravi", video=False)
+        await asyncio.gather(a.connect(), b.connect())
+        assert calls(server) == 2
+        await asyncio.sleep(1.5)
+        a.microphone.say(speech48(joe, "When did FPS launch?"))
+        b.microphone.say(speech48(joe, "How do banks detect fraud?"))
+        deadline = time.perf_counter() + 40
+        while time.perf_counter() < deadline and not all(
+                any(m.get("type") == "answer_end" for _, m in c.messages) for c in (a, b)):
+            await asyncio.sleep(0.2)
+        await asyncio.gather(a.close(), b.close())
+        return a, b
+
+    a, b = asyncio.run(both())
+    assert a.session != b.session
+    assert any("fps" in c["text"].lower() for c in a.captions("person"))
+    assert any("fraud" in c["text"].lower() for c in b.captions("person"))
+    assert all(c["speaker"] == "ada" for c in a.captions("avatar")) and a.captions("avatar")
+    assert all(c["speaker"] == "ravi" for c in b.captions("avatar")) and b.captions("avatar")
+    deadline = time.monotonic() + 10
+    while calls(server) and time.monotonic() < deadline:  # hanging up frees each session
+        time.sleep(0.2)
+    assert calls(server) == 0
+
+
+def test_the_page_in_chromium(server, joe, tmp_path):
+    """Real Chromium: its fake microphone plays a Piper question into the call."""
+    from playwright.sync_api import sync_playwright
+
+    question = np.concatenate([np.zeros(22050 * 3, np.int16),
+                               np.concatenate([p.audio.pcm for p in joe.synthesize("When did FPS launch?")]),
+                               np.zeros(22050 * 12, np.int16)])
+    wav = tmp_path / "question.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(22050), w.writeframes(question.tobytes())
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+             "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop",
+             "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
+             "--disable-features=WebRtcHideLocalIpsWithMdns", "--force-webrtc-ip-handling-policy=default"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        page = browser.new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("#persona option", state="attached")
+        page.select_option("#persona", "ada")
+        page.click("#start")
+        page.wait_for_function("document.querySelector('#avatar').videoWidth === 512", timeout=20000)
+        # sample the mouth region of the video and the level of the avatar's voice, 10 times a second
+        page.evaluate("""() => {
+            const video = document.querySelector('#avatar');
+            const canvas = document.createElement('canvas'); canvas.width = canvas.height = 512;
+            const g = canvas.getContext('2d', {willReadFrequently: true});
+            const ctx = new AudioContext();
+            const analyser = ctx.createAnalyser();
+            ctx.createMediaStreamSource(document.querySelector('#voice').srcObject).connect(analyser);
+            const buf = new Float32Array(analyser.fftSize);
+            window.samples = [];
+            setInterval(() => {
+                g.drawImage(video, 0, 0, 512, 512);
+                // how open the mouth is: pixels the colour of the inside of the mouth (72, 22, 30)
+                const px = g.getImageData(200, 304, 112, 82).data;
+                let d = 0;
+                for (let i = 0; i < px.length; i += 4)
+                    if (Math.abs(px[i] - 72) + Math.abs(px[i + 1] - 22) + Math.abs(px[i + 2] - 30) < 60) d++;
+                analyser.getFloatTimeDomainData(buf);
+                let e = 0; for (const v of buf) e += v * v;
+                window.samples.push([d, Math.sqrt(e / buf.length)]);
+            }, 100);
+        }""")
+        page.wait_for_function("[...document.querySelectorAll('#captions li.avatar')].length >= 2", timeout=60000)
+        page.wait_for_timeout(3000)
+        person = page.inner_text("#captions li.person")
+        avatar = page.locator("#captions li.avatar").all_inner_texts()
+        samples = page.evaluate("window.samples")
+        page.screenshot(path=str(tmp_path / "call.png"))
+        page.click("#hangup")
+        browser.close()
+    assert "fps" in person.lower() and "launch" in person.lower()
+    assert any("Sources:" in a for a in avatar)
+    moving = [d for d, level in samples if level > 0.02]
+    still = [d for d, level in samples if level < 0.002]
+    assert moving and still and np.mean(moving) > 4 * np.mean(still) + 20
