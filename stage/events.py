@@ -141,6 +141,23 @@ class TurnEnded:
 
 
 @dataclass(frozen=True)
+class TurnPending:
+    """The person has just fallen silent and their words look finished: the
+    turn will end unless they go on. Thinking may start on ``text`` now."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class TurnResumed:
+    """The person went on after a TurnPending: the pending turn is not over."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class Interrupted:
     """The person spoke over the avatar (barge-in) at ``at`` seconds."""
 

@@ -9,9 +9,11 @@ clock (the audio's own time). It works 32 ms at a time:
 - While the person speaks, Whisper runs on the turn so far every
   ``partial_every`` seconds: partial transcripts, for live captions.
 - When they fall silent, the final pass starts at once, during the silence
-  hangover, so the final transcript is ready when the hangover ends. The
-  turn ends after ``hangover`` seconds of silence, or after
-  ``unfinished_hangover`` when the words so far look unfinished ("...and").
+  hangover, so the final transcript is ready when the hangover ends; if the
+  words look finished, a TurnPending says so, and an answer can be prepared
+  (TurnResumed withdraws it). The turn ends after ``hangover`` seconds of
+  silence, or after ``unfinished_hangover`` when the words so far look
+  unfinished ("...and").
 - While the avatar speaks, a person speaking for ``barge_in`` seconds raises
   an interrupt. The avatar's own voice coming back through the microphone is
   found in what the avatar is playing and taken out of the input before
@@ -23,6 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +33,7 @@ from scipy.signal import fftconvolve
 
 from stage.asr import transcribe
 from stage.audio_in import RATE, Resampler
-from stage.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded
+from stage.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded, TurnPending, TurnResumed
 from stage.vad import FRAME, SileroVad
 
 FRAME_SECONDS = FRAME / RATE
@@ -109,11 +112,19 @@ class EchoGate:
 
 
 class Listener:
+    """``live``: audio comes in real time, so partial transcripts are made in
+    the background and never hold up the frames behind them (a file is
+    read faster than real time: there, partials are made in line)."""
+
     RUN_GAP_FRAMES = 2
+    SPECULATE_AFTER = 0.1  # seconds of silence before the final pass starts
+    _partial_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partial")
 
     def __init__(self, settings: ListenSettings | None = None, sample_rate: int = RATE, channels: int = 1,
-                 start: float = 0.0):
+                 start: float = 0.0, live: bool = False):
         self.s = settings or ListenSettings()
+        self.live = live
+        self._partial_job: tuple[Future, float, float] | None = None  # (words, turn start, audio end)
         self.resampler = Resampler(sample_rate, channels)
         self.vad = SileroVad()
         self.echo = EchoGate()
@@ -131,6 +142,7 @@ class Listener:
         self._last_partial = 0.0
         self._speculative: tuple[int, str] | None = None  # (frames it covers, text)
         self._interrupted = False
+        self._pending_sent = False  # a TurnPending went out for the current pause
         self.final_compute: list[float] = []  # seconds of decoding after each end-of-turn decision
 
     # -- feeding ----------------------------------------------------------
@@ -162,11 +174,12 @@ class Listener:
     def _frame(self, frame: np.ndarray) -> list:
         t = self.clock
         self.clock += FRAME_SECONDS
+        ready = self._finished_partial() if self.live else []
         if self.echo.playing(t):
             frame = self.echo.cancel(frame, t)  # the avatar's own voice, heard back, goes
         prob = self.vad(frame)
         self._speaking = prob >= (self.s.silence_threshold if self._speaking else self.s.speech_threshold)
-        events: list = []
+        events: list = ready
         if self._speaking:
             if self._run_start is None:
                 self._run_start, self._run_frames = t, []
@@ -184,12 +197,14 @@ class Listener:
                 self._turn.append(frame)
             if self._turn is not None:
                 if self._silence_start is not None:  # speech again: the pause was mid-turn
-                    self._silence_start, self._speculative = None, None
-                if t - self._last_partial >= self.s.partial_every:
+                    if self._speculative and self._pending_sent:
+                        events.append(TurnResumed(t))
+                    self._silence_start, self._speculative, self._pending_sent = None, None, False
+                # live, partials are spaced further: the cores are shared with the call
+                every = self.s.partial_every * (1.7 if self.live else 1.0)
+                if t - self._last_partial >= every and (self._partial_job is None or self._partial_job[0].done()):
                     self._last_partial = t
-                    text = self._recognise(self._turn).text
-                    if text:
-                        events.append(Transcript("person", text, False, self._turn_start, t + FRAME_SECONDS))
+                    events += self._partial(t + FRAME_SECONDS)
                 if t + FRAME_SECONDS - self._turn_start >= self.s.max_turn:
                     events += self._end_turn(t + FRAME_SECONDS)
         else:
@@ -209,20 +224,44 @@ class Listener:
                     self._interrupted = False
         return events
 
+    def _partial(self, end: float) -> list:
+        if not self.live:
+            text = self._recognise(self._turn).text
+            return [Transcript("person", text, False, self._turn_start, end)] if text else []
+        audio = np.concatenate(self._turn)
+        job = self._partial_pool.submit(transcribe, audio, self.s.model, self.s.language)
+        self._partial_job = (job, self._turn_start, end)
+        return []
+
+    def _finished_partial(self) -> list:
+        """A partial transcript made in the background, once it is ready."""
+        if self._partial_job is None or not self._partial_job[0].done():
+            return []
+        job, start, end = self._partial_job
+        self._partial_job = None
+        text = job.result().text
+        if not text or self._turn is None or start != self._turn_start:
+            return []  # the turn it belonged to is over
+        return [Transcript("person", text, False, start, end)]
+
     def _silence(self, t: float) -> list:
         if self._silence_start is None:
             self._silence_start = t
         quiet = t + FRAME_SECONDS - self._silence_start
         spoken = len(self._turn) - round(quiet / FRAME_SECONDS)
-        if self._speculative is None and quiet >= 0.15:
+        events = []
+        if self._speculative is None and quiet >= self.SPECULATE_AFTER:
             # the final pass, started early: the person may well be done
             self._speculative = (spoken, self._recognise(self._turn[:spoken]).text)
+            if self._speculative[1] and not looks_unfinished(self._speculative[1]):
+                self._pending_sent = True
+                events.append(TurnPending(self._speculative[1], self._turn_start, self._silence_start))
         if quiet < self.s.hangover:
-            return []
+            return events
         text = self._speculative[1] if self._speculative else ""
         if looks_unfinished(text) and quiet < self.s.unfinished_hangover and text:
-            return []
-        return self._end_turn(self._silence_start, decided=t + FRAME_SECONDS)
+            return events
+        return events + self._end_turn(self._silence_start, decided=t + FRAME_SECONDS)
 
     def _end_turn(self, end: float, decided: float | None = None) -> list:
         spoken = self._turn
@@ -235,7 +274,7 @@ class Listener:
         self.final_compute.append(time.perf_counter() - started)
         start = self._turn_start
         self._turn, self._silence_start, self._speculative = None, None, None
-        self._interrupted = False
+        self._interrupted = self._pending_sent = False
         self._pre_roll.clear()
         if not text:
             return []  # a noise Whisper heard no words in: no turn

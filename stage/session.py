@@ -22,7 +22,8 @@ import numpy as np
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.audio_in import Resampler
-from stage.events import AnswerEnd, AudioChunk, Clause, GuardrailDecision, Interrupted, Transcript, TurnEnded
+from stage.events import (AnswerEnd, Clause, GuardrailDecision, Interrupted, Transcript, TurnEnded, TurnPending,
+                          TurnResumed)
 from stage.listen import Listener, ListenSettings
 from stage.think import Thinker
 from voices.speech import SpeechEngine, SpeechError
@@ -30,7 +31,7 @@ from voices.speech import SpeechEngine, SpeechError
 log = logging.getLogger("fireside.session")
 
 OUT_RATE = 48000  # what WebRTC carries (Opus)
-LEAD = 0.06  # seconds between a clause being ready and it starting to play
+LEAD = 0.03  # seconds between a clause being ready and it starting to play
 
 
 class PlaybackBuffer:
@@ -80,6 +81,8 @@ class CallSession:
         self.send: Callable[[dict], None] = lambda message: None  # set by the transport
         self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
         self._answer: asyncio.Task | None = None
+        self._draft: str | None = None  # the question a draft answer is being prepared for
+        self._go = asyncio.Event()
         self._to_48k = Resampler(voice.sample_rate, target=OUT_RATE)
         self._speech_end = 0.0
         self._listening = asyncio.Lock()
@@ -99,7 +102,7 @@ class CallSession:
             return
         async with self._listening:
             if self.listener is None:
-                self.listener = Listener(self.listen_settings, sample_rate, channels, start=self.now())
+                self.listener = Listener(self.listen_settings, sample_rate, channels, start=self.now(), live=True)
             self.listener.avatar_speaking = self.speaking
             loop = asyncio.get_running_loop()
             events = await loop.run_in_executor(self._listen_pool, self.listener.feed, samples)
@@ -109,22 +112,42 @@ class CallSession:
                 self.stop_speaking()
             elif isinstance(event, Transcript):
                 self.send({"type": "caption", "speaker": "person", "text": event.text, "final": event.final})
+            elif isinstance(event, TurnPending):
+                self.ask(event.text, draft=True)  # prepared while the silence confirms the turn
+            elif isinstance(event, TurnResumed):
+                self._drop_draft()
             elif isinstance(event, TurnEnded):
-                self.ask(event.text)
+                if self._draft == event.text and self._answer is not None and not self._answer.done():
+                    self._draft = None
+                    self._go.set()  # the prepared answer may speak now
+                else:
+                    self.ask(event.text)
 
     # -- thinking and speaking ---------------------------------------------
-    def ask(self, question: str) -> asyncio.Task:
-        """Answer a question, stopping any answer in progress."""
+    def ask(self, question: str, draft: bool = False) -> asyncio.Task:
+        """Answer a question, stopping any answer in progress. A draft answer
+        is thought and voiced, but plays only once the turn is confirmed."""
         self.stop_speaking()
-        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(question))
+        self._draft = question if draft else None
+        self._go = asyncio.Event()
+        if not draft:
+            self._go.set()
+        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(question, self._go))
         return self._answer
 
-    async def _speak_answer(self, question: str) -> None:
+    def _drop_draft(self) -> None:
+        if self._draft is not None and self._answer is not None:
+            self._answer.cancel()
+        self._draft = None
+
+    async def _speak_answer(self, question: str, go: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         answer = self.thinker.answer(question)
         try:
             async for event in answer:
                 self._record(event)
+                if not isinstance(event, Clause):
+                    await go.wait()  # a draft tells nothing until its turn is confirmed
                 if isinstance(event, GuardrailDecision) and event.action != "allow":
                     self._send_after_speech({"type": "guardrail", **asdict(event)}, loop)
                 elif isinstance(event, Clause):
@@ -132,6 +155,7 @@ class CallSession:
                         pieces = await loop.run_in_executor(self._speech_pool, lambda: list(self.voice.synthesize(event.text)))
                     except SpeechError:
                         continue
+                    await go.wait()
                     for piece in pieces:
                         self._play(piece, event, loop)
                 elif isinstance(event, AnswerEnd):

@@ -204,3 +204,15 @@ def test_listen_command(tmp_path, questions):
     assert "turn 1 ends" in table.stdout and "1 turn(s)" in table.stdout
     bad = subprocess.run([command, "listen", str(tmp_path / "missing.wav")], capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_a_pending_turn_is_withdrawn_when_the_person_goes_on(joe):
+    from stage.events import TurnPending, TurnResumed
+
+    audio = np.concatenate([silence(0.5), voice(joe, "Thank you for coming."), silence(0.35),
+                            voice(joe, "My question is about payments."), silence(1.5)])
+    events, _ = listen(audio)
+    kinds = [type(e).__name__ for e in events if isinstance(e, (TurnPending, TurnResumed, TurnEnded))]
+    assert kinds == ["TurnPending", "TurnResumed", "TurnPending", "TurnEnded"]
+    pending = [e for e in events if isinstance(e, TurnPending)]
+    assert pending[-1].text == turns(events)[0].text and "payments" in pending[-1].text.lower()
