@@ -69,7 +69,7 @@ def whisper(name: str = "tiny.en", threads: int | None = None):
     """One loaded model per process, shared by every session."""
     from faster_whisper import WhisperModel
 
-    # two workers: a partial transcript in the background never blocks a final one
+    # two workers: a partial transcript in the background never holds up a final one
     return WhisperModel(str(model_dir(name)), device="cpu", compute_type="int8",
                         cpu_threads=threads or min(2, os.cpu_count() or 1), num_workers=2)
 

@@ -277,6 +277,11 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
             offsets.append((opened - heard) * 1000)
         await asyncio.sleep(8.0)  # let the answer finish
     await client.close()
+    # where the server's time went, turn by turn (seconds after the person stopped)
+    steps: dict[str, list[float]] = {}
+    for _, message in client.messages:
+        for step, seconds in message.get("after_speech_end", {}).items():
+            steps.setdefault(step, []).append(seconds * 1000)
 
     # 2. how many concurrent calls hold 25 fps with no dropped frame
     held = 0
@@ -298,7 +303,8 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
         if not ok:
             break
         held = n
-    return [
+    return [*(_record(f"call.server.{step}.p50", _percentile(values, 0.5), "ms after the end of speech")
+              for step, values in steps.items()),
         _record("call.voice_to_voice.p50", _percentile(latencies, 0.5), "ms"),
         _record("call.voice_to_voice.p95", _percentile(latencies, 0.95), "ms"),
         _record("call.turns_measured", len(latencies), "turns"),

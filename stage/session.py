@@ -82,6 +82,7 @@ class CallSession:
         self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
         self._answer: asyncio.Task | None = None
         self._draft: str | None = None  # the question a draft answer is being prepared for
+        self.timeline: dict[str, float] = {}
         self._go = asyncio.Event()
         self._to_48k = Resampler(voice.sample_rate, target=OUT_RATE)
         self._speech_end = 0.0
@@ -108,6 +109,13 @@ class CallSession:
             events = await loop.run_in_executor(self._listen_pool, self.listener.feed, samples)
         for event in events:
             self._record(event)
+            # where the time goes after the person stops speaking (session clock)
+            if isinstance(event, TurnPending):
+                self.timeline = {"speech_end": event.end, "turn_pending": self.now()}
+            elif isinstance(event, TurnEnded):
+                if self.timeline.get("speech_end") != event.end:
+                    self.timeline = {"speech_end": event.end}
+                self.timeline["turn_ended"] = self.now()
             if isinstance(event, Interrupted):
                 self.stop_speaking()
             elif isinstance(event, Transcript):
@@ -159,12 +167,16 @@ class CallSession:
                     for piece in pieces:
                         self._play(piece, event, loop)
                 elif isinstance(event, AnswerEnd):
+                    timeline = {k: round(v - self.timeline.get("speech_end", 0.0), 3)
+                                for k, v in self.timeline.items() if k != "speech_end"}
                     self._send_after_speech({"type": "answer_end", "outcome": event.outcome,
-                                             "sources": list(event.sources), "timings": event.timings}, loop)
+                                             "sources": list(event.sources), "timings": event.timings,
+                                             "after_speech_end": timeline}, loop)
         finally:
             await answer.aclose()
 
     def _play(self, piece, clause: Clause, loop) -> None:
+        self.timeline.setdefault("first_audio_scheduled", self.now())
         start = max(self.now() + LEAD, self._speech_end)
         placed = piece.at(start)
         self._speech_end = placed.audio.end
