@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stage.yamlfile import read_mapping, validate
 from voices.catalog import VoiceEntry
 
 CONFIG_ENV = "FIRESIDE_CONFIG"
@@ -134,27 +134,4 @@ def load_config(path: Path | str | None = None) -> FiresideConfig:
     if not path:
         return FiresideConfig()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections, not {type(data).__name__}")
-    try:
-        return FiresideConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError("\n".join(f"{path}: {_field(e['loc'])}: {e['msg']}" for e in err.errors())) from None
-
-
-def _field(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    return validate(FiresideConfig, read_mapping(path, ConfigError, "config file"), path, ConfigError)

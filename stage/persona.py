@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from stage.yamlfile import read_mapping, validate
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -77,25 +78,8 @@ class PersonaCard(BaseModel):
 
 def load_persona(path: Path) -> PersonaCard:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PersonaError(f"{path}: no such persona card") from None
-    except UnicodeDecodeError as err:
-        raise PersonaError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise PersonaError(f"{path}{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
-    if not isinstance(data, dict):
-        raise PersonaError(f"{path}: a persona card is a mapping of fields")
-    try:
-        card = PersonaCard.model_validate({**data, "root": path.resolve().parent.parent})
-    except ValidationError as err:
-        raise PersonaError("\n".join(
-            f"{path}: {'.'.join(str(p) for p in e['loc']) or '(card)'}: {e['msg']}" for e in err.errors())) from None
+    data = read_mapping(path, PersonaError, "persona card")
+    card = validate(PersonaCard, {**data, "root": path.resolve().parent.parent}, path, PersonaError)
     for k in card.knowledge_paths():
         if not k.is_file():
             raise PersonaError(f"{path}: knowledge: {k} does not exist")

@@ -57,5 +57,5 @@ def test_non_utf8_and_missing_files(tmp_path):
         load_config(write(tmp_path, b"avatar:\n  rig: \xff\xfe\n"))
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.yaml")
-    with pytest.raises(ConfigError, match="must be a mapping"):
+    with pytest.raises(ConfigError, match="is a mapping of fields, not list"):
         load_config(write(tmp_path, "- just\n- a list\n"))

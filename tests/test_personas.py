@@ -65,7 +65,7 @@ def test_broken_cards_name_file_field_and_reason(tmp_path, text, field, reason):
 
 def test_broken_yaml_card_names_the_line(tmp_path):
     path = card_file(tmp_path, GOOD + "style: [unclosed\n")
-    with pytest.raises(PersonaError, match=rf"{path}:\d+: not valid YAML"):
+    with pytest.raises(PersonaError, match=rf"{path}:\d+:\d+: not valid YAML"):
         load_persona(path)
 
 
