@@ -15,15 +15,17 @@ SS   s, z
 
 Coarticulation: the shape at time *t* is a blend of the visemes heard just
 before and just after *t*, weighted by overlap and by each viseme's
-dominance (vowels shape the lips more than tongue consonants do). Two hard
+dominance (vowels shape the lips more than tongue consonants do). Hard
 rules sit on top, because viewers notice them: lips close fully on m/b/p
-(each closure is widened to cover at least one video frame), and the mouth
-rests during pauses.
+(each closure is widened to cover at least one video frame), every
+syllable's vowel opens the mouth on the first frame after its onset, and
+the mouth rests during pauses.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import unicodedata
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ from stage.events import PhonemeSpan, Viseme
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
 VOWEL_VISEMES = frozenset({"aa", "E", "ih", "oh", "ou"})
+MIN_SYLLABLE_OPEN = 0.35  # the least a vowel's first frame opens the mouth
 
 
 @dataclass(frozen=True)
@@ -132,29 +135,51 @@ class MouthCurve:
     AHEAD = 0.030  # seconds of anticipation: lips form a sound a little before it is heard
 
     def __init__(self, track: list[Viseme] = (), fps: float = 25.0):
+        self.fps = fps
         self.half_frame = 0.5 / fps
         self.track: list[Viseme] = []
         self._starts: list[float] = []
         self._closures: list[tuple[float, float]] = []
+        self._openings: dict[int, MouthShape] = {}  # frame index -> the vowel it must show
         self.extend(track)
 
     def extend(self, visemes: list[Viseme]) -> None:
         for v in visemes:
+            previous = self.track[-1].id if self.track else "sil"
             self.track.append(v)
             self._starts.append(v.start)
             if v.id == "PP":
                 mid = (v.start + v.end) / 2
                 self._closures.append((min(v.start, mid - self.half_frame), max(v.end, mid + self.half_frame)))
+            elif v.id in VOWEL_VISEMES and previous not in VOWEL_VISEMES:
+                # a syllable's vowel shows on the first frame at or after its
+                # onset, however short it is (the blend alone could miss it)
+                self._openings[math.ceil(v.start * self.fps - 1e-9)] = SHAPES[v.id]
 
     def cut(self, t: float) -> None:
         """Forget the speech after ``t``: the avatar was stopped there."""
         keep = [v if v.end <= t else Viseme(v.id, v.start, t, v.weight) for v in self.track if v.start < t]
-        self.track, self._starts, self._closures = [], [], []
+        self.track, self._starts, self._closures, self._openings = [], [], [], {}
         self.extend(keep)
 
+    def _closed(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self._closures[-64:])
+
     def at(self, t: float) -> MouthShape:
-        if any(a <= t < b for a, b in self._closures[-64:]):
+        if self._closed(t):
             return SHAPES["PP"]
+        shape = self._blend(t)
+        frame = round(t * self.fps)
+        vowel = None
+        if abs(frame / self.fps - t) < 1e-3:
+            vowel = self._openings.get(frame)
+            if vowel is None and self._closed((frame - 1) / self.fps):
+                vowel = self._openings.get(frame - 1)  # its frame went to the lips' closure: the next one
+        if vowel is not None and shape.open < MIN_SYLLABLE_OPEN:
+            shape = shape.blend(vowel, 0.85)
+        return shape
+
+    def _blend(self, t: float) -> MouthShape:
         lo, hi = t - self.BEHIND, t + self.AHEAD
         first = max(0, bisect.bisect_right(self._starts, lo) - 1)
         covered = 0.0
