@@ -154,10 +154,11 @@ class CallSession:
         try:
             async for event in answer:
                 self._record(event)
-                if not isinstance(event, Clause):
-                    await go.wait()  # a draft tells nothing until its turn is confirmed
-                if isinstance(event, GuardrailDecision) and event.action != "allow":
-                    self._send_after_speech({"type": "guardrail", **asdict(event)}, loop)
+                # a draft is thought and voiced at once, but says nothing until its turn is confirmed
+                if isinstance(event, GuardrailDecision):
+                    if event.action != "allow":
+                        await go.wait()
+                        self._send_after_speech({"type": "guardrail", **asdict(event)}, loop)
                 elif isinstance(event, Clause):
                     try:
                         pieces = await loop.run_in_executor(self._speech_pool, lambda: list(self.voice.synthesize(event.text)))
@@ -167,6 +168,7 @@ class CallSession:
                     for piece in pieces:
                         self._play(piece, event, loop)
                 elif isinstance(event, AnswerEnd):
+                    await go.wait()
                     timeline = {k: round(v - self.timeline.get("speech_end", 0.0), 3)
                                 for k, v in self.timeline.items() if k != "speech_end"}
                     self._send_after_speech({"type": "answer_end", "outcome": event.outcome,
