@@ -199,9 +199,7 @@ def bench_call(config: FiresideConfig, quick: bool = False, url: str | None = No
     import urllib.request
     from pathlib import Path
 
-    import numpy as np
 
-    from stage.call_client import CallClient
     from stage.webrtc import restrict_ice
 
     restrict_ice(["127.0.0.1"])

@@ -9,7 +9,6 @@ before they are spoken. A model that fails or stalls yields a holding line.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass

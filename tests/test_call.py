@@ -83,15 +83,21 @@ def test_bad_offers_get_a_json_error_and_the_server_goes_on(server, body, status
     assert calls(server) == 0  # nothing was left behind
 
 
+async def answered(clients, seconds: float) -> None:
+    """Wait until every client's answer has ended (or the time is up)."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline and not all(
+            any(m.get("type") == "answer_end" for _, m in c.messages) for c in clients):
+        await asyncio.sleep(0.2)
+
+
 def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server, joe):
     async def call():
         client = CallClient(server, "ada", keep_frames=True)
         await client.connect()
         await asyncio.sleep(1.5)
         client.microphone.say(speech48(joe, "When did FPS launch?"))
-        deadline = time.perf_counter() + 25
-        while time.perf_counter() < deadline and not any(m.get("type") == "answer_end" for _, m in client.messages):
-            await asyncio.sleep(0.2)
+        await answered([client], 25)
         await asyncio.sleep(4)  # let the answer play
         await client.close()
         return client
@@ -157,10 +163,7 @@ def test_two_calls_at_once_are_separate(server, joe):
         await asyncio.sleep(1.5)
         a.microphone.say(speech48(joe, "When did FPS launch?"))
         b.microphone.say(speech48(joe, "How do banks detect fraud?"))
-        deadline = time.perf_counter() + 40
-        while time.perf_counter() < deadline and not all(
-                any(m.get("type") == "answer_end" for _, m in c.messages) for c in (a, b)):
-            await asyncio.sleep(0.2)
+        await answered([a, b], 40)
         await asyncio.gather(a.close(), b.close())
         return a, b
 

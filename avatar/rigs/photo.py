@@ -64,7 +64,6 @@ class PhotoRig:
 
         # the mouth: the line between the lips, its width and the lip heights
         up_in, lo_in = p[lm.LIPS_INNER_UPPER], p[lm.LIPS_INNER_LOWER]
-        up_out, lo_out = p[lm.LIPS_OUTER_UPPER], p[lm.LIPS_OUTER_LOWER]
         self.up_in, self.lo_in = up_in, lo_in
         left, right = p[61], p[291]
         self.mouth_c = (left + right) / 2

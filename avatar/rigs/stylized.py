@@ -284,8 +284,8 @@ class StylizedRig:
         fill(img, T(np.concatenate([pt(in_lo), pt(out_lo)[::-1]])), LIP_LOWER)
         shine = np.abs(u) < 0.45
         shine_y = in_lo[shine] + t_lo[shine] * 0.42
-        stroke(img, T(pt(shine_y)[..., :] if False else np.stack([x[shine], shine_y], 1)), LIP_SHINE,
+        stroke(img, T(np.stack([x[shine], shine_y], 1)), LIP_SHINE,
                max(1, round(2 * self.k)))
-        stroke(img, T(pt(in_up if h <= 0.6 else in_up)), (110, 46, 50), max(1, round(1.5 * self.k)))
+        stroke(img, T(pt(in_up)), (110, 46, 50), max(1, round(1.5 * self.k)))
         if h <= 0.6:
             stroke(img, T(pt(in_up)[[0, 1]]), (120, 60, 58), max(1, round(1.5 * self.k)))
