@@ -33,7 +33,6 @@ from stage.events import PhonemeSpan, Viseme
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
 VOWEL_VISEMES = frozenset({"aa", "E", "ih", "oh", "ou"})
-MIN_SYLLABLE_OPEN = 0.35  # the least a vowel's first frame opens the mouth
 
 
 @dataclass(frozen=True)
@@ -169,14 +168,18 @@ class MouthCurve:
         if self._closed(t):
             return SHAPES["PP"]
         shape = self._blend(t)
-        frame = round(t * self.fps)
-        vowel = None
-        if abs(frame / self.fps - t) < 1e-3:
+        # around each frame a syllable's vowel is owed, open towards it (a
+        # triangle one frame wide each side, so the mouth moves smoothly)
+        first = math.floor(t * self.fps)
+        for frame in (first, first + 1):
             vowel = self._openings.get(frame)
             if vowel is None and self._closed((frame - 1) / self.fps):
                 vowel = self._openings.get(frame - 1)  # its frame went to the lips' closure: the next one
-        if vowel is not None and shape.open < MIN_SYLLABLE_OPEN:
-            shape = shape.blend(vowel, 0.85)
+            if vowel is not None:
+                weight = max(0.0, 1.0 - abs(t - frame / self.fps) * self.fps)
+                opened = shape.blend(vowel, 0.85 * weight)
+                if opened.open > shape.open:
+                    shape = opened
         return shape
 
     def _blend(self, t: float) -> MouthShape:
