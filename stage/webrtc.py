@@ -109,6 +109,23 @@ async def _consume(track: MediaStreamTrack, session: CallSession) -> None:
         await session.hear(samples if channels > 1 else samples[:, 0], frame.sample_rate, channels)
 
 
+def listen_without_delay(receiver) -> None:
+    """Hand the person's audio to the listener as each packet arrives.
+
+    aiortc holds four packets (80 ms) in its jitter buffer before it
+    releases one, to play audio out smoothly; the listener plays nothing
+    out, so that wait is only latency. aiortc has no setting for it: the
+    receiver's buffer is replaced, before any packet, by one without the
+    wait (a packet is still released once the next one shows it complete)."""
+    from aiortc.jitterbuffer import JitterBuffer
+
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    if getattr(receiver, attribute, None) is None:
+        log.warning("this aiortc has no jitter buffer where expected: audio keeps its 80 ms wait")
+        return
+    setattr(receiver, attribute, JitterBuffer(capacity=16, prefetch=0))
+
+
 def restrict_ice(addresses: list[str]) -> None:
     """Offer ICE candidates on these local addresses only (for example
     127.0.0.1 in tests and benchmarks, so no traffic leaves the machine)."""

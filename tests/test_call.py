@@ -91,6 +91,29 @@ async def answered(clients, seconds: float) -> None:
         await asyncio.sleep(0.2)
 
 
+def test_the_server_hears_each_packet_without_a_playout_wait():
+    from aiortc import RTCPeerConnection
+    from aiortc.rtp import RtpPacket
+
+    from stage.webrtc import listen_without_delay
+
+    async def released_after() -> int:
+        pc = RTCPeerConnection()
+        receiver = pc.addTransceiver("audio").receiver
+        listen_without_delay(receiver)
+        buffer = receiver._RTCRtpReceiver__jitter_buffer  # what aiortc reads the packets from
+        await pc.close()
+        for n in range(8):  # 20 ms Opus packets
+            packet = RtpPacket(payload_type=111, sequence_number=n, timestamp=960 * n)
+            packet._data = b"x"
+            if buffer.add(packet)[1] is not None:
+                return n + 1
+        return 0
+
+    # the first packet is out as soon as the second shows it complete (aiortc waits for five)
+    assert asyncio.run(released_after()) == 2
+
+
 def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server, joe):
     async def call():
         client = CallClient(server, "ada", keep_frames=True)

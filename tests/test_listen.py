@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from stage.asr import transcribe
+from stage.asr import SHORT_WINDOW_MAX, transcribe
 from stage.audio_in import to_16k_mono
 from stage.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded
 from stage.listen import ListenSettings, Listener, looks_unfinished
@@ -169,9 +169,14 @@ def test_barge_in_is_raised_quickly_and_the_avatars_own_voice_is_not_a_person(jo
 
 
 def test_decoding_is_bounded(questions):
-    audio = to_16k_mono(np.concatenate([questions[0]] * 4), RATE)
+    # audio past one short window goes through faster-whisper's segments, with a clock
+    audio = to_16k_mono(np.concatenate([questions[0]] * 10), RATE)
+    assert len(audio) / 16000 > SHORT_WINDOW_MAX
     result = transcribe(audio, time_limit=0.0)
     assert result.truncated and result.text  # it stops after the first piece, not at the end
+    # a short utterance is one window with a token budget: a loop cannot run on
+    short = transcribe(to_16k_mono(np.concatenate([questions[0]] * 2), RATE))
+    assert not short.truncated and len(short.text.split()) <= 2 * len(QUESTIONS[0].split()) + 2
     assert transcribe(np.zeros(800, np.float32)).text == ""
 
 

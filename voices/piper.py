@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator
+
+import onnxruntime
 
 from stage.events import AudioChunk, Speech
 from voices.speech import speakable_pieces, spans_from_timings
@@ -13,12 +16,17 @@ class PiperEngine:
     """One loaded Piper voice (``.onnx`` plus its ``.onnx.json``)."""
 
     def __init__(self, model: Path, config: Path | None = None, speaking_rate: float = 1.0):
-        from piper import PiperVoice, SynthesisConfig
+        from piper import PiperConfig, PiperVoice, SynthesisConfig
 
         config = config or Path(f"{model}.json")
-        # include_alignments patches the model in memory so that each chunk
-        # carries the number of samples spoken for each phoneme.
-        self._voice = PiperVoice.load(model, config_path=config, include_alignments=True)
+        # as PiperVoice.load does, with threads that sleep rather than spin
+        # while they wait: the cores are shared with a live call's listening,
+        # thinking and video, and a spinning thread there costs more than it saves
+        options = onnxruntime.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(_with_alignments(model), sess_options=options,
+                                               providers=["CPUExecutionProvider"])
+        self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(json.loads(config.read_text("utf-8"))))
         self._syn_config = SynthesisConfig(length_scale=1.0 / speaking_rate)
         self.sample_rate: int = self._voice.config.sample_rate
 
@@ -32,3 +40,17 @@ class PiperEngine:
                     share = len(chunk.audio_int16_array) / sr / max(1, len(chunk.phonemes))
                     timings = [(p, share) for p in chunk.phonemes]
                 yield Speech(piece, AudioChunk(chunk.audio_int16_array, sr), spans_from_timings(timings))
+
+
+def _with_alignments(model: Path) -> bytes | str:
+    """The voice's model, patched in memory (when it can be) so that each
+    chunk carries the number of samples spoken for each phoneme."""
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    graph = onnx.load(str(model))
+    try:
+        add_alignment_output(graph)
+    except ValueError:  # already patched, or no tensor to patch: as it is
+        return str(model)
+    return graph.SerializeToString()

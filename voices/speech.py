@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable, Iterator, Protocol
 
 from stage.events import PhonemeSpan, Speech
@@ -23,6 +24,13 @@ class SpeechEngine(Protocol):
 
 class SpeechError(ValueError):
     """Text that cannot be spoken (empty, or nothing speakable in it)."""
+
+
+@lru_cache(maxsize=256)
+def remembered(engine: SpeechEngine, text: str) -> tuple[Speech, ...]:
+    """The speech for a line said again and again (a persona's holding
+    lines, its approved answers), made once per engine and kept."""
+    return tuple(engine.synthesize(text))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+|(?<=[。！？])")
