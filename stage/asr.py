@@ -33,6 +33,7 @@ log = logging.getLogger("fireside.asr")
 TOKENS_PER_SECOND = 8  # fast speech is about 4 words, 6 tokens, a second
 MIN_WINDOW = 5  # seconds: the shortest encoder window (see _window_frames)
 SHORT_WINDOW_MAX = 25.0  # seconds of audio that one short window takes
+MAX_WORDS_PER_SECOND = 4.5  # faster than people speak: a decode that loops
 DOUBTFUL = -1.0  # average log-probability below which a short window's words are checked (Whisper's own threshold)
 
 
@@ -142,16 +143,21 @@ def _transcribe_short(audio: np.ndarray, loaded, language: str | None, started: 
     budget = _token_budget(len(audio) / 16000)
     text, score, length = _decode(audio, loaded, language, _window_frames(len(audio) / 16000), budget)
     log.debug("short window: %r (%.2f, %d tokens)", text, score, length)
-    if score < DOUBTFUL or length >= budget or _repeats(text):
+    if score < DOUBTFUL or length >= budget or _looping(text, len(audio) / 16000):
         text, score, length = _decode(audio, loaded, language, 3000, budget)
     return Recognition(text, time.perf_counter() - started, False)
 
 
-def _repeats(text: str, n: int = 3) -> bool:
-    """Some run of ``n`` words comes twice: how a looping decode shows."""
+def _looping(text: str, seconds: float) -> bool:
+    """How a decode that loops shows: a run of three words said twice, two
+    pairs of words said twice, or more words than anyone says in the time."""
     words = re.findall(r"[\w']+", text.lower())
-    runs = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    return len(set(runs)) < len(runs)
+
+    def repeated(n: int) -> int:
+        runs = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+        return len(runs) - len(set(runs))
+
+    return repeated(3) > 0 or repeated(2) > 1 or len(words) > MAX_WORDS_PER_SECOND * seconds + 2
 
 
 def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget: int) -> tuple[str, float, int]:

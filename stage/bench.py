@@ -17,7 +17,8 @@ def run(name: str, config: FiresideConfig, quick: bool = False, llm: list[str] =
         return bench_think(config, quick, llm)
     if name == "call":
         return bench_call(config, quick, url)
-    return {"render": bench_render, "tts": bench_tts, "listen": bench_listen}[name](config, quick)
+    return {"render": bench_render, "tts": bench_tts, "listen": bench_listen,
+            "rehearse": bench_rehearse}[name](config, quick)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -309,4 +310,34 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
         _record("call.av_offset.p50", _percentile(offsets, 0.5) if offsets else float("nan"),
                 "ms (mouth opens minus voice heard, at the client)"),
         _record("call.concurrent_calls_at_25fps", held, "calls (512x512, no dropped frame)"),
+    ]
+
+
+def bench_rehearse(config: FiresideConfig, quick: bool = False) -> list[dict]:
+    """The demo show rendered start to end (models loaded, every answer
+    thought and voiced, every frame drawn and encoded), against its length."""
+    import tempfile
+    from pathlib import Path
+
+    from stage.persona import load_personas
+    from stage.rehearse import rehearse
+    from stage.show import load_show
+    from voices.catalog import VoiceCatalog
+
+    cards = load_personas(Path(config.personas.folder) if config.personas.folder else None)
+    show = load_show(Path(__file__).resolve().parent.parent / "prompts" / "shows" / "demo.yaml", cards,
+                     VoiceCatalog(config.voices.catalog))
+    rounds = 1 if quick else 2
+    results = []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="fireside-bench-") as folder:
+            results.append(rehearse(show, cards, config, Path(folder)))
+    best = min(results, key=lambda r: r.seconds)
+    duration = best.plan.duration
+    return [
+        _record("rehearse.show_seconds", duration, "s (the demo show's length)"),
+        _record("rehearse.wall_seconds", best.seconds, "s (load, think, voice, draw, encode, write)"),
+        _record("rehearse.real_time_multiple", duration / best.seconds, "x real time (2 cores)"),
+        _record("rehearse.planning_seconds", best.plan.thinking_seconds, "s (thinking and voicing, beside the drawing)"),
+        _record("rehearse.frames_per_second", duration * config.avatar.fps / best.seconds, "frames/s (1280x720)"),
     ]

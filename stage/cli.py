@@ -15,6 +15,7 @@ from stage.config import ConfigError, FiresideConfig, load_config
 from stage.llm import ModelError
 from stage.persona import PersonaError, UnknownPersona
 from stage.say import OutputError
+from stage.show import ShowError
 from voices.catalog import UnknownVoice, VoiceCatalog
 from voices.espeak import EspeakUnavailable
 from voices.speech import SpeechError
@@ -25,7 +26,7 @@ class AudioError(ValueError):
 
 # errors that come from what the user asked for: a message, no traceback
 USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable,
-               PersonaError, UnknownPersona, ModelError, AudioError)
+               PersonaError, UnknownPersona, ModelError, AudioError, ShowError)
 
 out = Console()
 err = Console(stderr=True)
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts", "think", "listen", "call"])
+    bench.add_argument("name", choices=["render", "tts", "think", "listen", "call", "rehearse"])
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument("--llm", action="append", default=[],
                        help="think: also measure this OpenAI-compatible server (repeatable)")
@@ -97,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     vllm.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     vllm.set_defaults(run=_llm_serve)
 
+    rehearse = commands.add_parser("rehearse", help="render a run-of-show to video, captions and a timing report")
+    rehearse.add_argument("show", type=Path, help="a show file (see prompts/shows/)")
+    rehearse.add_argument("--out", type=Path, help="the folder for rehearsal.mp4, captions and report (made if need be)")
+    rehearse.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    rehearse.add_argument("--dry-run", action="store_true", help="check the show file and print its plan; render nothing")
+    rehearse.add_argument("--no-video", action="store_true", help="captions and report only (fast)")
+    rehearse.set_defaults(run=_rehearse)
+
     strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
     strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
     strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
@@ -118,6 +127,46 @@ def _say(args, config: FiresideConfig) -> int:
                              on_progress=lambda t: status.update(f"rendered {t:.1f} s…"))
     out.print(f"wrote {report.path} ({report.duration:.2f} s of video, {report.speech:.2f} s of speech, "
               f"{report.frames} frames) in {report.elapsed:.2f} s", highlight=False)
+    return 0
+
+
+def _rehearse(args, config: FiresideConfig) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from stage.persona import load_personas
+    from stage.rehearse import check_folder, clock_text, rehearse
+    from stage.show import load_show
+
+    catalog = VoiceCatalog(config.voices.catalog)
+    cards = load_personas(Path(config.personas.folder) if config.personas.folder else None)
+    show = load_show(args.show, cards, catalog)
+    table = Table("#", "segment", "slot", title=f"{show.title}: {len(show.segments)} segments, "
+                  f"{clock_text(show.planned)} planned, panel: {', '.join(show.panelists)}")
+    for i, segment in enumerate(show.segments):
+        who = {"say": "moderator", "ask": f"moderator to {segment.to}", "line": segment.by}[segment.kind]
+        table.add_row(str(i + 1), f"{who}: {segment.text or segment.wav}", clock_text(segment.slot))
+    out.print(table)
+    if args.dry_run:
+        out.print(f"{args.show}: the show file is valid", highlight=False)
+        return 0
+    if args.out is None:
+        raise OutputError("--out FOLDER is needed (or --dry-run)")
+    check_folder(args.out)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err) as progress:
+        thinking = progress.add_task("thinking and voicing", total=len(show.segments))
+        rendering = progress.add_task("rendering", total=None, visible=not args.no_video)
+        result = rehearse(show, cards, config, args.out, backend=args.llm, video=not args.no_video,
+                          on_segment=lambda i: progress.update(thinking, completed=i + 1),
+                          on_frames=lambda n, total: progress.update(rendering, completed=n, total=total))
+    summary = result.report["summary"]
+    out.print(f"{show.title}: ran {clock_text(summary['duration_seconds'])} against "
+              f"{clock_text(summary['planned_seconds'])} planned ({summary['overrun_seconds']:+.1f} s); "
+              f"{len(summary['segments_over_slot'])} of {summary['segments']} segments over their slot; "
+              f"{summary['answers_held_or_trimmed']} of {summary['answers']} answers held or trimmed; "
+              f"made in {result.seconds:.1f} s", highlight=False)
+    for path in result.files:
+        out.print(f"  {path}", highlight=False)
     return 0
 
 

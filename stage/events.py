@@ -162,3 +162,15 @@ class Interrupted:
     """The person spoke over the avatar (barge-in) at ``at`` seconds."""
 
     at: float
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What the screen shows while words are heard: who, what, from when
+    to when, and the sources the words rest on."""
+
+    speaker: str  # a display name
+    text: str
+    start: float
+    end: float
+    sources: tuple[str, ...] = ()

@@ -16,11 +16,13 @@ class Mp4Writer:
 
     AUDIO_RATE = 48000  # AAC pads its last 1024-sample frame: at 48 kHz that is at most 21 ms
 
-    def __init__(self, path: Path, size: int, fps: int, sample_rate: int, preset: str = "veryfast"):
+    def __init__(self, path: Path, size: int | tuple[int, int], fps: int, sample_rate: int,
+                 preset: str = "veryfast"):
+        """``size``: a square's side, or (width, height)."""
         self.path = Path(path)
         self.container = av.open(str(self.path), mode="w", format="mp4")
         self.video = self.container.add_stream("libx264", rate=fps)
-        self.video.width = self.video.height = size
+        self.video.width, self.video.height = (size, size) if isinstance(size, int) else size
         self.video.pix_fmt = "yuv420p"
         self.video.options = {"preset": preset, "crf": "20"}
         self.video.codec_context.time_base = Fraction(1, fps)

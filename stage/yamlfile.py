@@ -34,8 +34,40 @@ def read_mapping(path: Path, error: type[Exception], what: str) -> dict:
 
 
 def validate(model: type[Model], data: dict, path: Path, error: type[Exception]) -> Model:
+    """``data`` (read from ``path``) as a ``model``; each problem names its
+    line in the file, the field and the reason."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        lines = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()]
+        root = _nodes(path)
+        lines = []
+        for e in err.errors():
+            loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            line = line_of(root, loc)
+            where = f"{path}:{line}" if line else f"{path}"
+            lines.append(f"{where}: {'.'.join(str(p) for p in loc) or '(top level)'}: {e['msg']}")
         raise error("\n".join(lines)) from None
+
+
+def _nodes(path: Path):
+    try:
+        return yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def line_of(node, loc) -> int | None:
+    """The line (from 1) of the YAML node at ``loc`` (keys and indices), or
+    of the nearest node above it that the file has."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line

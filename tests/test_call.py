@@ -132,7 +132,10 @@ def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server
     assert avatar and all(c["sources"] for c in avatar if c["kind"] == "model")
     # video: 25 frames a second, stamped on the session clock
     pts = [p for _, p, _ in client.frames]
-    assert len(pts) >= 25 * 5 and np.allclose(np.diff(pts)[:50], 0.04, atol=0.002)
+    gaps = np.diff(pts)
+    # frame n is stamped n/25 s; a busy machine may skip a frame, never shift one
+    assert len(pts) >= 25 * 5 and np.allclose(gaps / 0.04, np.round(gaps / 0.04), atol=0.05)
+    assert np.mean(np.isclose(gaps, 0.04, atol=0.002)) > 0.9
     # the avatar's voice came back after the question ended
     end = client.microphone.ended_at[0]
     assert client.first_sound_after(end) is not None

@@ -14,7 +14,7 @@ from stage.persona import PersonaError, load_persona
 
 
 def test_demo_personas_load(cards):
-    assert set(cards) == {"ada", "ravi"}
+    assert set(cards) == {"ada", "ravi", "mei"}
     for card in cards.values():
         assert card.knowledge_paths() and all(p.is_file() for p in card.knowledge_paths())
         assert card.approved_answers and card.off_limits and card.holding_lines

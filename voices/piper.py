@@ -27,7 +27,9 @@ class PiperEngine:
         session = onnxruntime.InferenceSession(_with_alignments(model), sess_options=options,
                                                providers=["CPUExecutionProvider"])
         self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(json.loads(config.read_text("utf-8"))))
-        self._syn_config = SynthesisConfig(length_scale=1.0 / speaking_rate)
+        # no noise in the phonemes' lengths: the same words always take the same
+        # time (a rehearsal's timings hold on the day); the voice keeps its texture
+        self._syn_config = SynthesisConfig(length_scale=1.0 / speaking_rate, noise_w_scale=0.0)
         self.sample_rate: int = self._voice.config.sample_rate
 
     def synthesize(self, text: str) -> Iterator[Speech]:
