@@ -44,7 +44,8 @@ def tile_size(panelists: int, width: int, height: int) -> int:
 
 
 class StageCompositor:
-    def __init__(self, title: str, panelists: list[tuple[str, str]], width: int = 1280, height: int = 720):
+    def __init__(self, title: str, panelists: list[tuple[str, str]], width: int = 1280, height: int = 720,
+                 moderator: str | None = None):
         """``panelists``: (name, title) of each, left to right."""
         self.width, self.height = width, height
         self.tile = tile_size(len(panelists), width, height)
@@ -55,6 +56,9 @@ class StageCompositor:
         canvas = Image.new("RGB", (width, height), BACKGROUND)
         draw = ImageDraw.Draw(canvas)
         draw.text((MARGIN, 22), title, font=_font(28), fill=TEXT)
+        if moderator:
+            note = f"Moderator: {moderator}"
+            draw.text((width - MARGIN - _font(20).getlength(note), 28), note, font=_font(20), fill=MUTED)
         for seat in self.seats:
             draw.rectangle([seat.x - 6, seat.y - 6, seat.x + seat.size + 5, seat.y + seat.size + 5], fill=PANEL)
         self.background = np.asarray(canvas).copy()

@@ -30,7 +30,7 @@ class VoiceSettings(Section):
 
 
 class AvatarSettings(Section):
-    # "stylized", or "photo:PATH" for a talking portrait
+    # "stylized" (or "stylized:silver", "stylized:auburn"), or "photo:PATH" for a talking portrait
     rig: str = "stylized"
     size: int = Field(default=512, ge=128, le=1024, multiple_of=16)
     fps: int = Field(default=25, ge=10, le=60)
@@ -38,8 +38,8 @@ class AvatarSettings(Section):
     @field_validator("rig")
     @classmethod
     def _known_rig(cls, rig: str) -> str:
-        if rig != "stylized" and not rig.startswith("photo:"):
-            raise ValueError("use 'stylized' or 'photo:PATH'")
+        if rig != "stylized" and not rig.startswith(("stylized:", "photo:")):
+            raise ValueError("use 'stylized', 'stylized:LOOK' or 'photo:PATH'")
         return rig
 
 

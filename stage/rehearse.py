@@ -319,7 +319,8 @@ def render_video(plan: Plan, out: Path, cards: dict[str, PersonaCard], fps: int 
                  size: tuple[int, int] = (1280, 720), on_frames: Callable[[int, int | None], None] | None = None) -> int:
     """Draw the stage composite into ``out`` (MP4) as the plan settles; the frame count."""
     show = plan.show
-    compositor = StageCompositor(show.title, [(cards[p].name, cards[p].title) for p in show.panelists], *size)
+    compositor = StageCompositor(show.title, [(cards[p].name, cards[p].title) for p in show.panelists], *size,
+                                 moderator=show.moderator.name)
     renderers = {pid: Renderer(load_rig(cards[pid].avatar, compositor.tile), fps=fps, seed=seat + 1)
                  for seat, pid in enumerate(show.panelists)}
     known = dict.fromkeys(show.panelists, 0)  # phonemes already handed to each renderer

@@ -221,3 +221,17 @@ def test_the_report_only_run_writes_captions_and_report(cards, catalog, config, 
     # an approved answer, with its source, runs past a 2 s slot: the report says so
     assert answer["outcome"] == "approved" and answer["sources"]
     assert data["segments"][0]["overrun"] > 0 and data["summary"]["segments_over_slot"] == [0]
+
+
+def test_answers_from_an_openai_compatible_server(cards, catalog, config, llama_server, tmp_path):
+    show = tmp_path / "server.yaml"
+    show.write_text("title: Served\npanelists: [ravi]\nsegments:\n  - ask: How do banks detect fraud?\n"
+                    "    to: ravi\n    slot: 20s\n", encoding="utf-8")
+    # a server's first request evaluates the persona's whole prompt: slow on 2 busy cores
+    patient = config.model_copy(update={"llm": config.llm.model_copy(update={"stall_seconds": 60.0})})
+    result = rehearse(load_show(show, cards, catalog), cards, patient, tmp_path / "out",
+                      backend=llama_server.url, video=False)
+    answer = result.report["turns"][1]
+    assert answer["kind"] == "answer" and answer["text"]
+    assert not [g for g in answer["guardrails"] if g["rule"] == "model-failure"]
+    assert answer["sources"] == ["knowledge/ravi/scams.md#how-banks-detect-fraud"]

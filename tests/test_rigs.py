@@ -110,6 +110,17 @@ def test_no_face_and_unreadable_portraits_fail_clearly(tmp_path):
         load_rig("cartoon")
 
 
+def test_stylized_looks_tell_panelists_apart():
+    faces = {look: load_rig(f"stylized:{look}", 256).draw(FaceState()).astype(int) for look in ("default", "silver", "auburn")}
+    hair, cheek, jacket = (128, 40), (128, 112), (128, 240)  # (x, y) on a 256 px face
+    for a, b in (("default", "silver"), ("default", "auburn"), ("silver", "auburn")):
+        assert max(np.abs(faces[a][y, x] - faces[b][y, x]).sum() for x, y in (hair, cheek, jacket)) > 60
+    assert faces["silver"][40, 128].min() > 120  # silver hair is light and grey
+    assert np.array_equal(faces["default"], load_rig("stylized", 256).draw(FaceState()).astype(int))
+    with pytest.raises(RigError, match="unknown stylized look 'purple'"):
+        load_rig("stylized:purple")
+
+
 def test_rigs_render_at_other_sizes(portrait):
     for spec in ("stylized", f"photo:{portrait}"):
         assert load_rig(spec, 256).draw(FaceState(mouth=SHAPES["aa"], blink=0.5)).shape == (256, 256, 3)

@@ -29,12 +29,13 @@ class RigError(ValueError):
 
 
 def load_rig(spec: str, size: int = 512) -> Rig:
-    if spec == "stylized":
+    """``stylized``, ``stylized:LOOK`` (default, silver, auburn) or ``photo:PATH``."""
+    if spec == "stylized" or spec.startswith("stylized:"):
         from avatar.rigs.stylized import StylizedRig
 
-        return StylizedRig(size)
+        return StylizedRig(size, spec.partition(":")[2] or "default")
     if spec.startswith("photo:"):
         from avatar.rigs.photo import PhotoRig
 
         return PhotoRig(Path(spec.removeprefix("photo:")).expanduser(), size)
-    raise RigError(f"unknown avatar {spec!r}: use 'stylized' or 'photo:PATH'")
+    raise RigError(f"unknown avatar {spec!r}: use 'stylized', 'stylized:LOOK' or 'photo:PATH'")

@@ -9,16 +9,14 @@ All geometry is laid out on a 512 px canvas and scaled to ``size``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from avatar.face import FaceState
 from avatar.rigs.paint import Field, HeadWarp, composite, fill, poly_mask, smooth, stroke
 
-SKIN = np.array([226, 176, 146], np.float32)
-SKIN_SHADOW = np.array([176, 116, 92], np.float32)
-HAIR = np.array([58, 40, 32], np.float32)
-JACKET = np.array([38, 52, 82], np.float32)
 SHIRT = np.array([236, 239, 243], np.float32)
 LIP_UPPER = (168, 86, 84)
 LIP_LOWER = (190, 102, 98)
@@ -31,8 +29,29 @@ IRIS = (72, 112, 142)
 IRIS_DARK = (36, 58, 80)
 PUPIL = (18, 18, 24)
 LASH = (42, 30, 28)
-LID = (214, 160, 132)
-BROW = (70, 48, 38)
+
+
+@dataclass(frozen=True)
+class Look:
+    """The colours that tell one stylized panelist from another."""
+
+    skin: np.ndarray
+    skin_shadow: np.ndarray
+    hair: np.ndarray
+    jacket: np.ndarray
+    lid: tuple[int, int, int]
+    brow: tuple[int, int, int]
+
+
+def _look(skin, shadow, hair, jacket, lid, brow) -> Look:
+    return Look(*(np.array(c, np.float32) for c in (skin, shadow, hair, jacket)), lid, brow)
+
+
+LOOKS = {
+    "default": _look((226, 176, 146), (176, 116, 92), (58, 40, 32), (38, 52, 82), (214, 160, 132), (70, 48, 38)),
+    "silver": _look((176, 122, 92), (122, 78, 56), (150, 150, 156), (40, 70, 58), (160, 108, 82), (96, 92, 92)),
+    "auburn": _look((240, 200, 178), (196, 140, 118), (128, 52, 30), (92, 52, 70), (226, 182, 160), (110, 56, 40)),
+}
 
 FACE_C = (256.0, 238.0)
 FACE_A, FACE_B = 112.0, 148.0  # half width, half height
@@ -57,7 +76,12 @@ def face_outline(n: int = 120) -> np.ndarray:
 
 
 class StylizedRig:
-    def __init__(self, size: int = 512):
+    def __init__(self, size: int = 512, look: str = "default"):
+        if look not in LOOKS:
+            from avatar.rigs import RigError
+
+            raise RigError(f"unknown stylized look {look!r}: use one of {', '.join(LOOKS)}")
+        self.look = LOOKS[look]
         self.size = size
         self.k = size / 512.0
         base, head_mask = self._paint_base()
@@ -97,14 +121,14 @@ class StylizedRig:
         # body: jacket, shirt, collar
         jacket = P([(10, 512), (30, 462), (120, 428), (200, 410), (312, 410), (392, 428), (482, 462), (502, 512)])
         jm = poly_mask(shape, [jacket], blur=0.6 * k)
-        jacket_tone = JACKET * (1.08 - 0.25 * np.clip((yy - 410) / 100, 0, 1))[..., None]
+        jacket_tone = self.look.jacket * (1.08 - 0.25 * np.clip((yy - 410) / 100, 0, 1))[..., None]
         jacket_tone = jacket_tone * (1 - 0.18 * (np.abs(xx - 256) / 256) ** 2)[..., None]
         composite(img, jm, jacket_tone)
         shirt = P([(208, 410), (304, 410), (282, 512), (230, 512)])
         composite(img, poly_mask(shape, [shirt]), SHIRT * (1 - 0.1 * np.clip((yy - 410) / 100, 0, 1))[..., None])
         for side in (-1, 1):  # lapels and collar points
             lapel = P([(256 + side * 50, 408), (256 + side * 90, 430), (256 + side * 38, 512), (256 + side * 22, 512)])
-            composite(img, poly_mask(shape, [lapel]), JACKET * 0.78)
+            composite(img, poly_mask(shape, [lapel]), self.look.jacket * 0.78)
             collar = P([(256 + side * 46, 400), (256 + side * 4, 446), (256 + side * 24, 452), (256 + side * 54, 416)])
             composite(img, poly_mask(shape, [collar]), SHIRT * 0.96)
             stroke_mask = poly_mask(shape, [P([(256 + side * 4, 446), (256 + side * 24, 452), (256 + side * 23, 454), (256 + side * 4, 448)])])
@@ -115,15 +139,15 @@ class StylizedRig:
         nm = poly_mask(shape, [neck], blur=0.5 * k)
         neck_shade = 0.78 + 0.16 * (1 - ((xx - 250) / 52) ** 2).clip(0, 1)
         neck_shade *= 1 - 0.28 * np.exp(-((yy - 384) / 16) ** 2)
-        composite(img, nm, SKIN * neck_shade[..., None])
+        composite(img, nm, self.look.skin * neck_shade[..., None])
 
         # ears, behind the face
         for side in (-1, 1):
             ex = FACE_C[0] + side * (FACE_A - 6)
             ear = cv2.ellipse2Poly((int(ex), 250), (16, 30), int(side * -8), 0, 360, 6)
-            composite(img, poly_mask(shape, [P(ear)], blur=0.4 * k), SKIN * 0.86)
+            composite(img, poly_mask(shape, [P(ear)], blur=0.4 * k), self.look.skin * 0.86)
             inner = cv2.ellipse2Poly((int(ex + side * 4), 252), (7, 18), int(side * -8), 0, 360, 10)
-            composite(img, poly_mask(shape, [P(inner)], blur=2.0 * k), SKIN_SHADOW * 0.95)
+            composite(img, poly_mask(shape, [P(inner)], blur=2.0 * k), self.look.skin_shadow * 0.95)
 
         # face: lit like a sphere from the upper left
         outline = P(face_outline())
@@ -133,11 +157,11 @@ class StylizedRig:
         light = np.array([-0.38, -0.42, 0.82])
         light /= np.linalg.norm(light)
         diffuse = np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
-        lit = SKIN_SHADOW + (SKIN - SKIN_SHADOW) * (0.25 + 0.85 * diffuse)[..., None]
+        lit = self.look.skin_shadow + (self.look.skin - self.look.skin_shadow) * (0.25 + 0.85 * diffuse)[..., None]
         lit = np.minimum(lit, 255)
         composite(img, fm, lit)
         rim = fm - cv2.GaussianBlur(fm, (0, 0), 7 * k).clip(0, 1)
-        composite(img, np.clip(rim * 1.2, 0, 1) * 0.5, SKIN_SHADOW * 0.8)
+        composite(img, np.clip(rim * 1.2, 0, 1) * 0.5, self.look.skin_shadow * 0.8)
 
         # cheeks, nose, eye sockets, lid creases, chin shadow
         for side in (-1, 1):
@@ -145,16 +169,16 @@ class StylizedRig:
             composite(img, poly_mask(shape, [P(cheek)], blur=9 * k) * 0.35, (226, 128, 120))
             ex, ey = EYES[0 if side < 0 else 1]
             socket = cv2.ellipse2Poly((int(ex), int(ey - 2)), (32, 20), 0, 0, 360, 10)
-            composite(img, poly_mask(shape, [P(socket)], blur=6 * k) * 0.22, SKIN_SHADOW)
+            composite(img, poly_mask(shape, [P(socket)], blur=6 * k) * 0.22, self.look.skin_shadow)
         nose_shadow = P([(246, 250), (252, 250), (250, 292), (262, 300), (276, 296), (270, 306), (248, 306), (238, 296)])
-        composite(img, poly_mask(shape, [nose_shadow], blur=3.5 * k) * 0.45, SKIN_SHADOW)
+        composite(img, poly_mask(shape, [nose_shadow], blur=3.5 * k) * 0.45, self.look.skin_shadow)
         nose_light = cv2.ellipse2Poly((252, 286), (7, 6), 0, 0, 360, 20)
-        composite(img, poly_mask(shape, [P(nose_light)], blur=3 * k) * 0.5, np.minimum(SKIN * 1.1, 255))
+        composite(img, poly_mask(shape, [P(nose_light)], blur=3 * k) * 0.5, np.minimum(self.look.skin * 1.1, 255))
         for side in (-1, 1):
             nostril = cv2.ellipse2Poly((int(256 + side * 9), 302), (5, 2), side * 20, 0, 360, 20)
             composite(img, poly_mask(shape, [P(nostril)], blur=0.8 * k) * 0.7, (120, 70, 62))
         chin_shadow = cv2.ellipse2Poly((256, 362), (22, 6), 0, 0, 360, 10)
-        composite(img, poly_mask(shape, [P(chin_shadow)], blur=4 * k) * 0.25, SKIN_SHADOW)
+        composite(img, poly_mask(shape, [P(chin_shadow)], blur=4 * k) * 0.25, self.look.skin_shadow)
 
         # hair: a cap over the forehead with a side parting and a soft sheen
         hair_pts = [(146, 262), (134, 214), (138, 158), (160, 114), (200, 86), (256, 76), (314, 84),
@@ -163,13 +187,13 @@ class StylizedRig:
         hair_pts = smooth(hair_pts, 3)
         hm = poly_mask(shape, [P(hair_pts)], blur=0.7 * k)
         sheen = np.exp(-(((xx - 220) / 70) ** 2 + ((yy - 110) / 22) ** 2))
-        hair_tone = HAIR * (0.85 + 0.15 * (1 - yy / 512))[..., None] + sheen[..., None] * 40
+        hair_tone = self.look.hair * (0.85 + 0.15 * (1 - yy / 512))[..., None] + sheen[..., None] * 40
         composite(img, hm, hair_tone)
         part = P([(226, 84), (232, 86), (218, 150), (214, 150)])
-        composite(img, poly_mask(shape, [part], blur=1.5 * k) * 0.5, HAIR * 0.5)
+        composite(img, poly_mask(shape, [part], blur=1.5 * k) * 0.5, self.look.hair * 0.5)
         hairline_shadow = P(smooth([(166, 206), (190, 172), (250, 156), (304, 158), (340, 172), (354, 206),
                                     (338, 186), (300, 170), (250, 168), (196, 184)], 2))
-        composite(img, poly_mask(shape, [hairline_shadow], blur=4 * k) * 0.35, SKIN_SHADOW)
+        composite(img, poly_mask(shape, [hairline_shadow], blur=4 * k) * 0.35, self.look.skin_shadow)
 
         head = np.clip(fm + hm + poly_mask(shape, [neck]) * np.clip((420 - yy) / 60, 0, 1), 0, 1)
         ears = np.zeros(shape, np.float32)
@@ -230,7 +254,7 @@ class StylizedRig:
         b = state.blink
         lid = upper + b * (np.stack([upper[:, 0], lower[:, 1] + 1.0], 1) - upper) * np.array([0, 1])
         if b > 0.02:
-            fill(img, T(np.concatenate([upper - [0, 1.5], lid[::-1]])), LID)
+            fill(img, T(np.concatenate([upper - [0, 1.5], lid[::-1]])), self.look.lid)
         stroke(img, T(lid), LASH, max(2, round(2.4 * k)))
         stroke(img, T(lower[2:-2]), (160, 108, 92), max(1, round(k)))
         corner = lid[-1] if not mirror else lid[0]
@@ -247,7 +271,7 @@ class StylizedRig:
         cx, cy = ex + side * 2, ey - 34 - lift
         top = np.stack([cx + 28 * u, cy - 6 * _curve(u, 1.0) - thick / 2 + 2.0 * outer_end], 1)
         bottom = np.stack([cx + 28 * u, cy - 6 * _curve(u, 1.0) + thick / 2 + 2.0 * outer_end], 1)
-        fill(img, T(np.concatenate([top, bottom[::-1]])), BROW)
+        fill(img, T(np.concatenate([top, bottom[::-1]])), self.look.brow)
 
     def _draw_mouth(self, img, state: FaceState, T) -> None:
         m = state.mouth
