@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the browser video call (and the API for any WebRTC client)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--show", type=Path, help="a show file: adds the audience's /ask and the moderator's /console")
     serve.set_defaults(run=_serve)
 
     llm = commands.add_parser("llm", help="the persona model server")
@@ -299,7 +300,7 @@ def _serve(args, config: FiresideConfig) -> int:
     from stage.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve(config, args.host, args.port)
+    serve(config, args.host, args.port, args.show)
     return 0
 
 

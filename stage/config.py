@@ -113,6 +113,16 @@ class CallSettings(Section):
     max_calls: int = Field(default=8, ge=1, le=256)
 
 
+class PanelSettings(Section):
+    """The moderated panel (``fireside serve --show``)."""
+
+    # the moderator's console token; empty: a new one each start, printed
+    token: str | None = Field(default=None, min_length=8)
+    # where each show's audit log lives; empty: ~/.local/share/fireside/panels/SHOW
+    folder: str | None = None
+    questions_per_minute: int = Field(default=3, ge=1, le=600)  # from one audience member
+
+
 class FiresideConfig(Section):
     voices: VoiceSettings = VoiceSettings()
     avatar: AvatarSettings = AvatarSettings()
@@ -122,6 +132,7 @@ class FiresideConfig(Section):
     personas: PersonaSettings = PersonaSettings()
     listen: ListenSettings = ListenSettings()
     call: CallSettings = CallSettings()
+    panel: PanelSettings = PanelSettings()
 
 
 class ConfigError(ValueError):

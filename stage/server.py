@@ -53,12 +53,13 @@ async def json_errors(request: web.Request, handler):
 
 
 class CallServer:
-    def __init__(self, config: FiresideConfig):
+    def __init__(self, config: FiresideConfig, console=None):
         self.config = config
         folder = Path(config.personas.folder) if config.personas.folder else None
         self.cards: dict[str, PersonaCard] = load_personas(folder)
         self.voices = VoiceCatalog(config.voices.catalog)
         self.calls: dict[str, tuple[RTCPeerConnection, CallSession]] = {}
+        self.console = console  # the moderated panel's pages, with a show
         if config.call.ice_addresses:
             restrict_ice(config.call.ice_addresses)
 
@@ -86,6 +87,8 @@ class CallServer:
         app.router.add_get("/status", self.status)
         app.router.add_post("/offer", self.offer)
         app.router.add_static("/static", WEB)
+        if self.console is not None:
+            self.console.add_routes(app)
         app.on_shutdown.append(self.shutdown)
         return app
 
@@ -169,9 +172,20 @@ class CallServer:
         await asyncio.gather(*(self.hang_up(i) for i in list(self.calls)))
 
 
-def serve(config: FiresideConfig, host: str, port: int) -> None:
-    server = CallServer(config)
+def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None = None) -> None:
+    console = None
+    if show_path is not None:
+        from stage.console import Console
+        from stage.show import load_show
+
+        folder = Path(config.personas.folder) if config.personas.folder else None
+        console = Console(load_show(show_path, load_personas(folder), VoiceCatalog(config.voices.catalog)), config)
+    server = CallServer(config, console)
     print("loading voices, avatars and models…", flush=True)
     server.warm()
     print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    if console is not None:
+        print(f"The audience asks at http://{host}:{port}/ask", flush=True)
+        print(f"The moderator's console: http://{host}:{port}/console?token={console.token}", flush=True)
+        print(f"The audit log: {console.log.path}", flush=True)
     web.run_app(server.app(), host=host, port=port, print=None)

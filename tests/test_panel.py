@@ -1,0 +1,104 @@
+"""The panel's record: the question queue, its audit log, restarts and limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stage.panel import MAX_QUESTION, AuditLog, PanelError, QuestionQueue, RateLimit, TooMany
+
+
+def queue_at(tmp_path) -> QuestionQueue:
+    return QuestionQueue(AuditLog(tmp_path / "audit.jsonl"), ["ada", "ravi"])
+
+
+def test_a_question_goes_from_the_audience_to_an_answer(tmp_path):
+    queue = queue_at(tmp_path)
+    q = queue.submit("  What is   open banking? ", name="Mina", client="10.0.0.7")
+    assert (q.text, q.name, q.status, q.to) == ("What is open banking?", "Mina", "pending", None)
+    queue.edit(q.id, "What does open banking mean for small firms?")
+    queue.approve(q.id, to="ada")
+    queue.mark(q.id, "asked")
+    queue.mark(q.id, "answered", outcome="answered", sources=["knowledge/ada/open-banking.md#x"])
+    q = queue.get(q.id)
+    assert (q.text, q.edited, q.status, q.to) == ("What does open banking mean for small firms?", True, "answered", "ada")
+    events = [r["event"] for r in queue.log.records()]
+    assert events == ["question", "edited", "status", "status", "status"]
+    assert queue.log.records()[-1]["sources"] == ["knowledge/ada/open-banking.md#x"]
+    assert all(r["at"].endswith("+00:00") for r in queue.log.records())
+
+
+def test_the_queue_is_what_the_log_says_after_a_restart(tmp_path):
+    queue = queue_at(tmp_path)
+    a, b, c = (queue.submit(t) for t in ("First?", "Second?", "Third?"))
+    queue.move(c.id, 0)
+    queue.reject(b.id)
+    queue.assign(a.id, "all")
+    before = queue.listing()
+    again = queue_at(tmp_path)  # a new server process reads the same log
+    assert again.listing() == before
+    assert [q.text for q in again.open()] == ["Third?", "First?"]
+    assert again.get(a.id).to == "all" and again.get(b.id).status == "rejected"
+
+
+def test_a_torn_last_line_loses_nothing_before_it(tmp_path):
+    queue = queue_at(tmp_path)
+    queue.submit("Kept?")
+    with open(tmp_path / "audit.jsonl", "a", encoding="utf-8") as log:
+        log.write('{"event": "question", "id": "x", "te')  # the power went mid-write
+    again = queue_at(tmp_path)
+    assert [q.text for q in again.open()] == ["Kept?"]
+    again.submit("After?")  # and the log goes on
+    assert [q.text for q in queue_at(tmp_path).open()] == ["Kept?", "After?"]
+
+
+def test_reordering(tmp_path):
+    queue = queue_at(tmp_path)
+    ids = [queue.submit(f"Q{i}?").id for i in range(4)]
+    queue.move(ids[3], 1)
+    queue.move(ids[0], 99)
+    assert [q.text for q in queue.open()] == ["Q3?", "Q1?", "Q2?", "Q0?"]
+
+
+@pytest.mark.parametrize("text, name, reason", [
+    ("", "", "empty"),
+    ("   ", "", "empty"),
+    ("x" * (MAX_QUESTION + 1), "", "at most"),
+    ("Fine?", "n" * 61, "name"),
+])
+def test_bad_questions_are_refused_and_not_logged(tmp_path, text, name, reason):
+    queue = queue_at(tmp_path)
+    with pytest.raises(PanelError, match=reason):
+        queue.submit(text, name)
+    assert queue.log.records() == []
+
+
+def test_bad_moderator_actions_are_refused(tmp_path):
+    queue = queue_at(tmp_path)
+    q = queue.submit("Why?")
+    with pytest.raises(PanelError, match="not on the panel"):
+        queue.approve(q.id, to="mei")
+    with pytest.raises(PanelError, match="no question"):
+        queue.reject("nope")
+    with pytest.raises(PanelError, match="1 to"):
+        queue.edit(q.id, " ")
+    assert [r["event"] for r in queue.log.records()] == ["question"]
+
+
+def test_non_utf8_and_foreign_records_in_the_log_are_survived(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b'\xff\xfe not json\n[1, 2]\n{"event": "stop", "panelist": "ada"}\n')
+    queue = QuestionQueue(AuditLog(path), ["ada"])
+    assert queue.open() == []
+    queue.submit("Still works?")
+    assert json.loads(path.read_text(encoding="utf-8", errors="replace").splitlines()[-1])["text"] == "Still works?"
+
+
+def test_rate_limit_per_client():
+    limit = RateLimit(count=2, seconds=60)
+    limit.check("a")
+    limit.check("a")
+    with pytest.raises(TooMany, match="at most 2 questions every 60 s"):
+        limit.check("a")
+    limit.check("b")  # another client is not held back
