@@ -124,3 +124,66 @@ class CallClient:
         await self.pc.close()
         for task in self._tasks:
             task.cancel()
+
+
+class StageViewer:
+    """A viewer of the panel's stage (``/stage/offer``): a video per
+    panelist, their voices mixed, and the captions, with arrival times."""
+
+    def __init__(self, base_url: str, panelists: int):
+        self.base_url, self.panelists = base_url, panelists
+        self.pc = RTCPeerConnection()
+        self.messages: list[tuple[float, dict]] = []
+        self.audio: list[tuple[float, float, float]] = []  # (arrival, pts seconds, rms)
+        self.frames: dict[int, list[tuple[float, np.ndarray]]] = {}  # seat -> (arrival, rgb), a few a second
+        self._tasks: list[asyncio.Task] = []
+
+    async def connect(self) -> None:
+        channel = self.pc.createDataChannel("captions")
+        channel.on("message", lambda message: self.messages.append((time.perf_counter(), json.loads(message))))
+        transceivers = [self.pc.addTransceiver("video", direction="recvonly") for _ in range(self.panelists)]
+        self.pc.addTransceiver("audio", direction="recvonly")
+
+        @self.pc.on("track")
+        def on_track(track) -> None:
+            seat = next((i for i, t in enumerate(transceivers) if t.receiver.track is track), None)
+            self._tasks.append(asyncio.ensure_future(self._receive(track, seat)))
+
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.base_url}/stage/offer", json={
+                    "sdp": self.pc.localDescription.sdp, "type": "offer"}) as response:
+                answer = await response.json()
+                if response.status != 200:
+                    raise RuntimeError(f"offer refused: {response.status} {answer}")
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+
+    async def _receive(self, track, seat: int | None) -> None:
+        count = 0
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            now = time.perf_counter()
+            if track.kind == "audio":
+                samples = frame.to_ndarray().astype(np.float32).reshape(-1)
+                self.audio.append((now, float(frame.pts * frame.time_base), float(np.sqrt(np.mean(samples ** 2)))))
+            else:
+                count += 1
+                if count % 5 == 0:  # five frames a second are enough to look at
+                    self.frames.setdefault(seat, []).append((now, frame.to_ndarray(format="rgb24")))
+
+    def first_sound_after(self, moment: float, level: float = 300.0) -> float | None:
+        return next((t for t, _, rms in self.audio if t > moment and rms > level), None)
+
+    def last_sound(self, level: float = 300.0) -> float | None:
+        return next((t for t, _, rms in reversed(self.audio) if rms > level), None)
+
+    def captions(self) -> list[dict]:
+        return [m for _, m in self.messages if m.get("type") == "caption"]
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()

@@ -11,6 +11,15 @@ the audience's page and the moderator's console.
 - ``GET /console/queue``: the questions, in queue order;
   ``POST /console/questions/{id}`` with ``{"action": "approve" | "reject" |
   "edit" | "assign" | "move", ...}`` changes one.
+- ``POST /console/ask`` (``{"id"}`` of a queued question, or ``{"text"}``,
+  and ``"to"``): ask now; ``POST /console/stop``; ``POST /console/hold``
+  (``{"to"}``: by default whoever speaks); ``POST /console/say``
+  (``{"to", "text"}``: verbatim); ``GET /console/feed?after=N``: what was
+  said and decided since message N (the live transcript).
+- ``GET /stage``: the stage view for the projector; ``GET /stage/panel``
+  who is on it; ``POST /stage/offer``: a viewer's WebRTC offer (it receives
+  a video track per panelist, their voices mixed, and captions on the data
+  channel it opens).
 
 Every question and decision goes to the audit log first (see stage/panel.py).
 """
@@ -47,7 +56,145 @@ def panel_folder(config: FiresideConfig, show: Show) -> Path:
     return Path.home() / ".local" / "share" / "fireside" / "panels" / name
 
 
-class Console:
+class _StageControls:
+    """Asking, stopping, holding and saying: the console's live controls."""
+
+    async def ask_now(self, request: web.Request) -> web.Response:
+        body = await self._control(request)
+        if isinstance(body, web.Response):
+            return body
+        to = body.get("to")
+        try:
+            question = self.queue.get(body["id"]) if body.get("id") else None
+        except PanelError as err:
+            return _error(404, str(err))
+        text = " ".join(str(question.text if question else body.get("text", "")).split())
+        to = to or (question.to if question else None)
+        if not text:
+            return _error(400, "ask what? give a queued question's 'id' or a 'text'")
+        if to != "all" and to not in self.show.panelists:
+            return _error(400, f"'to' is one of {', '.join(self.show.panelists)} or all")
+        qid = question.id if question else None
+        if qid:
+            self.queue.mark(qid, "asked", to=to)
+
+        def done(outcome: str) -> None:
+            if qid:
+                self.queue.mark(qid, "answered" if outcome == "answered" else "approved", outcome=outcome)
+
+        self.stage.ask(text, to, qid, done)
+        return web.json_response({"asked": text, "to": to, "id": qid})
+
+    async def stop(self, request: web.Request) -> web.Response:
+        body = await self._control(request, empty_ok=True)
+        if isinstance(body, web.Response):
+            return body
+        self.stage.stop()
+        return web.json_response({"stopped": True})
+
+    async def hold(self, request: web.Request) -> web.Response:
+        body = await self._control(request, empty_ok=True)
+        if isinstance(body, web.Response):
+            return body
+        to = body.get("to")
+        if to is not None and to not in self.show.panelists:
+            return _error(400, f"'to' is one of {', '.join(self.show.panelists)}")
+        self.stage.hold(to)
+        return web.json_response({"held": to or self.stage.speaking})
+
+    async def say(self, request: web.Request) -> web.Response:
+        body = await self._control(request)
+        if isinstance(body, web.Response):
+            return body
+        to, text = body.get("to"), " ".join(str(body.get("text", "")).split())
+        if to not in self.show.panelists:
+            return _error(400, f"'to' is one of {', '.join(self.show.panelists)}")
+        if not text or len(text) > 600:
+            return _error(400, "'text' is 1 to 600 characters")
+        self.stage.say(to, text)
+        return web.json_response({"said": text, "to": to})
+
+    async def feed(self, request: web.Request) -> web.Response:
+        if not self.authorised(request):
+            return _error(401, "the moderator's token is missing or wrong")
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            return _error(400, "'after' is a message number")
+        return web.json_response([m for m in self.stage.feed if m["seq"] > after])
+
+    async def _control(self, request: web.Request, empty_ok: bool = False) -> dict | web.Response:
+        if not self.authorised(request):
+            return _error(401, "the moderator's token is missing or wrong")
+        if self.stage is None:
+            return _error(503, "the stage is not open yet")
+        if empty_ok and not (request.content_length or 0):
+            return {}
+        return await _json(request, MAX_ASK_BODY)
+
+    # -- the stage view ------------------------------------------------------------------------
+    async def stage_page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB / "stage.html")
+
+    async def panel(self, request: web.Request) -> web.Response:
+        cards = {pid: s.thinker.card for pid, s in self.stage.sessions.items()}
+        return web.json_response({"title": self.show.title, "moderator": self.show.moderator.name,
+                                  "panelists": [{"id": pid, "name": c.name, "title": c.title}
+                                                for pid, c in cards.items()]})
+
+    async def stage_offer(self, request: web.Request) -> web.Response:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from stage.webrtc import AvatarAudioTrack, AvatarVideoTrack, caption_sender
+
+        body = await _json(request, 128 * 1024)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
+            return _error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
+        pc = RTCPeerConnection()
+        key = id(pc)
+        stage = self.stage
+
+        @pc.on("datachannel")
+        def on_datachannel(channel) -> None:
+            send = caption_sender(channel)
+            stage.viewers.append(send)
+            channel.on("close", lambda: send in stage.viewers and stage.viewers.remove(send))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self.viewers.pop(key, None)
+                await pc.close()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
+        except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary
+            await pc.close()
+            return _error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
+        videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+        if len(videos) < len(stage.sessions):
+            await pc.close()
+            return _error(400, f"the offer must receive {len(stage.sessions)} videos, one per panelist, in panel order")
+        for pid, session in stage.sessions.items():
+            pc.addTrack(AvatarVideoTrack(clock=stage.now, draw=lambda i, pid=pid: stage.frame(pid, i),
+                                         fps=session.renderer.fps))
+        if any(t.kind == "audio" for t in pc.getTransceivers()):
+            pc.addTrack(AvatarAudioTrack(clock=stage.now, read=lambda start, count: stage.audio(start)))
+        await pc.setLocalDescription(await pc.createAnswer())
+        self.viewers[key] = pc
+        log.info("a stage viewer joined (%d viewers)", len(self.viewers))
+        return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type})
+
+    async def shutdown(self, app) -> None:
+        for pc in list(self.viewers.values()):
+            await pc.close()
+        if self.stage is not None:
+            await self.stage.close()
+
+
+class Console(_StageControls):
     """A show on stage: its question queue and audit log, and who may control it."""
 
     def __init__(self, show: Show, config: FiresideConfig):
@@ -59,12 +206,29 @@ class Console:
         self.limit = RateLimit(config.panel.questions_per_minute, 60.0)
         self.log.write("opened", show=show.title, panelists=show.panelists)
 
+        self.stage = None  # the live stage, once the server has made its panelists
+        self.viewers: dict[int, object] = {}  # stage viewers' peer connections
+
+    def open_stage(self, sessions: dict) -> None:
+        from stage.onstage import Stage
+
+        self.stage = Stage(self.show, sessions, self.log)
+
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ask", self.ask_page)
         app.router.add_post("/ask", self.ask)
         app.router.add_get("/console", self.console_page)
         app.router.add_get("/console/queue", self.queue_listing)
         app.router.add_post("/console/questions/{qid}", self.change)
+        app.router.add_post("/console/ask", self.ask_now)
+        app.router.add_post("/console/stop", self.stop)
+        app.router.add_post("/console/hold", self.hold)
+        app.router.add_post("/console/say", self.say)
+        app.router.add_get("/console/feed", self.feed)
+        app.router.add_get("/stage", self.stage_page)
+        app.router.add_get("/stage/panel", self.panel)
+        app.router.add_post("/stage/offer", self.stage_offer)
+        app.on_shutdown.append(self.shutdown)
 
     # -- the audience ---------------------------------------------------------------
     async def ask_page(self, request: web.Request) -> web.FileResponse:

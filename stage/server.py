@@ -60,8 +60,16 @@ class CallServer:
         self.voices = VoiceCatalog(config.voices.catalog)
         self.calls: dict[str, tuple[RTCPeerConnection, CallSession]] = {}
         self.console = console  # the moderated panel's pages, with a show
+        if console is not None:
+            console.open_stage({pid: self.panelist(pid) for pid in console.show.panelists})
         if config.call.ice_addresses:
             restrict_ice(config.call.ice_addresses)
+
+    def panelist(self, pid: str) -> CallSession:
+        """A panelist on stage: a session that speaks and is seen, with no microphone."""
+        card = self.cards[pid]
+        return CallSession(card.id, thinker_for(card, self.config), self.voices.engine(card.voice),
+                           self.rig(card.avatar), self.config.avatar.fps, settings_from(self.config))
 
     @lru_cache(maxsize=8)
     def rig(self, spec: str):

@@ -81,6 +81,8 @@ class CallSession:
         self.listener: Listener | None = None
         self.t0 = time.monotonic()
         self.send: Callable[[dict], None] = lambda message: None  # set by the transport
+        self.observer: Callable[[object], None] | None = None  # sees every event at once (the panel's console)
+        self.time_limit = thinker.card.max_answer_seconds  # seconds of speech an answer may take
         self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
         self._answer: asyncio.Task | None = None
         self._draft: str | None = None  # the question a draft answer is being prepared for
@@ -88,6 +90,7 @@ class CallSession:
         self._go = asyncio.Event()
         self._to_48k = Resampler(voice.sample_rate, target=OUT_RATE)
         self._speech_end = 0.0
+        self._captions_due: list[tuple[float, asyncio.TimerHandle]] = []  # captions timed to words not yet heard
         self._listening = asyncio.Lock()
         self.closed = False
 
@@ -144,17 +147,39 @@ class CallSession:
         self._go = asyncio.Event()
         if not draft:
             self._go.set()
-        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(question, self._go))
+        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(self.thinker.answer(question), self._go))
         return self._answer
+
+    def say(self, text: str, kind: str = "scripted") -> asyncio.Task:
+        """Speak ``text`` verbatim (a moderator's line, a holding line), stopping
+        any answer in progress."""
+        self.stop_speaking()
+        self._draft = None
+        self._go = asyncio.Event()
+        self._go.set()
+
+        async def said():
+            yield Clause(text, (), kind)
+            yield AnswerEnd(kind)
+
+        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(said(), self._go))
+        return self._answer
+
+    def hold(self) -> asyncio.Task:
+        """Stop, speak a holding line, then idle."""
+        self.thinker.turn += 1
+        return self.say(self.thinker.card.holding_line(self.thinker.turn), kind="holding")
 
     def _drop_draft(self) -> None:
         if self._draft is not None and self._answer is not None:
             self._answer.cancel()
         self._draft = None
 
-    async def _speak_answer(self, question: str, go: asyncio.Event) -> None:
+    async def _speak_answer(self, answer, go: asyncio.Event) -> None:
+        """Voice and play an answer's events as they come; the persona's time
+        limit ends it after the clause that crosses it."""
         loop = asyncio.get_running_loop()
-        answer = self.thinker.answer(question)
+        started: float | None = None  # where the answer's speech starts on the clock
         try:
             async for event in answer:
                 self._record(event)
@@ -169,6 +194,12 @@ class CallSession:
                         self.timeline.setdefault("first_voiced", self.now())
                         await go.wait()
                         self._play(piece, event, loop)
+                        started = self._speech_end - piece.audio.duration if started is None else started
+                    if started is not None and self._speech_end - started >= self.time_limit:
+                        self._record(AnswerEnd("cut at the time limit"))
+                        self._send_after_speech({"type": "answer_end", "outcome": "cut at the time limit",
+                                                 "sources": list(event.sources), "timings": {}}, loop)
+                        return
                 elif isinstance(event, AnswerEnd):
                     await go.wait()
                     timeline = {k: round(v - self.timeline.get("speech_end", 0.0), 3)
@@ -208,12 +239,14 @@ class CallSession:
         message = {"type": "caption", "speaker": self.persona_id, "text": piece.text, "final": True,
                    "sources": list(clause.sources), "kind": clause.kind, "start": start, "end": placed.audio.end}
         # the caption shows when its words are heard, not before
-        loop.call_at(loop.time() + (start - self.now()), self._send_if_not_cut, message, start)
+        handle = loop.call_at(loop.time() + (start - self.now()), self._send_if_not_cut, message, start)
+        self._captions_due = [(t, h) for t, h in self._captions_due if t > self.now()] + [(start, handle)]
 
     def _send_after_speech(self, message: dict, loop) -> None:
         """A notice about the answer, shown after the words already scheduled."""
         delay = max(0.0, self._speech_end - self.now())
-        loop.call_at(loop.time() + delay, lambda: None if self.closed else self.send(message))
+        handle = loop.call_at(loop.time() + delay, lambda: None if self.closed else self.send(message))
+        self._captions_due.append((self.now() + delay, handle))
 
     def _send_if_not_cut(self, message: dict, start: float) -> None:
         if start < self._speech_end and not self.closed:
@@ -223,6 +256,9 @@ class CallSession:
         """Barge-in or the moderator's stop: silence now, mouth at rest, answer dropped."""
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()
+        for start, handle in self._captions_due:  # words that will not be heard are not shown
+            handle.cancel()
+        self._captions_due = []
         if self.speaking:
             at = self.now() + 0.02
             self.playback.cut(round(at * OUT_RATE))
@@ -234,6 +270,8 @@ class CallSession:
     def _record(self, event) -> None:
         self.events.append((self.now(), event))
         del self.events[:-500]
+        if self.observer is not None:
+            self.observer(event)
 
     async def close(self) -> None:
         self.closed = True

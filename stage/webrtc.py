@@ -10,6 +10,7 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from typing import Callable
 
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
@@ -25,33 +26,37 @@ _render_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="render")
 
 
 class AvatarVideoTrack(MediaStreamTrack):
-    """Frame *n* shows the face at ``n / fps`` on the session clock, sent then."""
+    """Frame *n* shows the face at ``n / fps`` on the session clock, sent then.
+
+    A call's track draws its session's face; a stage viewer's track draws
+    through the stage (``clock`` and ``draw`` say how)."""
 
     kind = "video"
 
-    def __init__(self, session: CallSession):
+    def __init__(self, session: CallSession | None = None, *, clock: Callable[[], float] | None = None,
+                 draw: Callable[[int], object] | None = None, fps: int | None = None):
         super().__init__()
-        self.session = session
-        self.fps = session.renderer.fps
+        self.now = clock or session.now
+        self.draw = draw or session.renderer.frame
+        self.fps = fps or session.renderer.fps
         self.next_index = 0
         self.dropped = 0
 
     async def recv(self) -> VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        session = self.session
         due = self.next_index / self.fps
-        wait = due - session.now()
+        wait = due - self.now()
         if wait > 0:
             await asyncio.sleep(wait)
         elif wait < -2 / self.fps:  # far behind: skip to now rather than show the past
-            late = math.floor(session.now() * self.fps)
+            late = math.floor(self.now() * self.fps)
             self.dropped += late - self.next_index
             self.next_index = late
         index = self.next_index
         self.next_index += 1
         loop = asyncio.get_running_loop()
-        frame = await loop.run_in_executor(_render_pool, session.renderer.frame, index)
+        frame = await loop.run_in_executor(_render_pool, self.draw, index)
         video = VideoFrame.from_ndarray(frame.rgb, format="rgb24")
         video.pts = round(frame.pts * VIDEO_CLOCK)
         video.time_base = Fraction(1, VIDEO_CLOCK)
@@ -59,27 +64,29 @@ class AvatarVideoTrack(MediaStreamTrack):
 
 
 class AvatarAudioTrack(MediaStreamTrack):
-    """The avatar's voice, 20 ms at a time, in step with the session clock."""
+    """The avatar's voice, 20 ms at a time, in step with the session clock
+    (or the stage's voices: ``clock`` and ``read(start, count)``)."""
 
     kind = "audio"
 
-    def __init__(self, session: CallSession):
+    def __init__(self, session: CallSession | None = None, *, clock: Callable[[], float] | None = None,
+                 read: Callable[[int, int], object] | None = None):
         super().__init__()
-        self.session = session
+        self.now = clock or session.now
+        self.read = read or session.playback.read
         self.next_sample: int | None = None
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        session = self.session
         if self.next_sample is None:
-            self.next_sample = round(session.now() * OUT_RATE)
-        wait = self.next_sample / OUT_RATE - session.now()
+            self.next_sample = round(self.now() * OUT_RATE)
+        wait = self.next_sample / OUT_RATE - self.now()
         if wait > 0:
             await asyncio.sleep(wait)
         start = self.next_sample
         self.next_sample += AUDIO_PACKET
-        pcm = session.playback.read(start, AUDIO_PACKET)
+        pcm = self.read(start, AUDIO_PACKET)
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = OUT_RATE
         frame.pts = start

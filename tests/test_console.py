@@ -168,3 +168,141 @@ def test_ask_and_console_pages_in_chromium(panel):
         browser.close()
     question = next(q for q in open_questions(panel) if "plain words" in q["text"])
     assert (question["status"], question["to"], question["name"]) == ("approved", "ravi", "Leung")
+
+
+# -- the live stage ---------------------------------------------------------------------------
+import asyncio  # noqa: E402
+
+from stage.call_client import StageViewer  # noqa: E402
+from stage.webrtc import restrict_ice  # noqa: E402
+
+restrict_ice(["127.0.0.1"])  # this process's own peers stay on loopback
+
+
+async def control(panel, path: str, body: dict | None = None):
+    return await asyncio.to_thread(panel.request, "POST", path, body or {}, TOKEN)
+
+
+async def until(condition, seconds: float) -> bool:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def quiet(viewer, seconds: float = 1.5, limit: float = 40) -> None:
+    """Until the stage has been silent for ``seconds``."""
+    await until(lambda: (viewer.last_sound() or 0) < time.perf_counter() - seconds, limit)
+
+
+def audit(panel) -> list[dict]:
+    return [json.loads(line) for line in (panel.work / "panel" / "audit.jsonl").read_text().splitlines()]
+
+
+def test_ask_now_is_answered_on_stage_with_captions_and_sources(panel):
+    async def run():
+        viewer = StageViewer(f"http://127.0.0.1:{panel.port}", 2)
+        await viewer.connect()
+        await asyncio.sleep(1.5)
+        status, asked = await asyncio.to_thread(panel.request, "POST", "/ask", {"text": "How do banks detect fraud?"},
+                                                None, "127.0.0.31")
+        await control(panel, f"/console/questions/{asked['id']}", {"action": "approve", "to": "ravi"})
+        sent = time.perf_counter()
+        status, answer = await control(panel, "/console/ask", {"id": asked["id"]})
+        assert status == 200 and answer["to"] == "ravi"
+        assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+        await quiet(viewer)
+        await viewer.close()
+        return viewer, asked["id"]
+
+    viewer, qid = asyncio.run(run())
+    said = viewer.captions()
+    assert said and all(c["panelist"] == "ravi" and c["name"] == "Ravi Menon" for c in said)
+    assert all(c["sources"] for c in said if c["kind"] == "model")
+    assert any(m["type"] == "asked" and m["question"] == "How do banks detect fraud?" for _, m in viewer.messages)
+    # both faces came, side by side
+    assert len(viewer.frames) == 2 and all(len(f) >= 5 for f in viewer.frames.values())
+    assert viewer.frames[0][-1][1].shape == (512, 512, 3)
+    status, queue = panel.request("GET", "/console/queue", token=TOKEN)
+    assert next(q for q in queue["questions"] if q["id"] == qid)["status"] == "answered"
+    events = [r["event"] for r in audit(panel)]
+    assert "ask" in events and "said" in events and "answer" in events
+    said_records = [r for r in audit(panel) if r["event"] == "said" and r["panelist"] == "ravi"]
+    assert said_records and said_records[-1]["text"] == said[-1]["text"]
+    status, feed = panel.request("GET", "/console/feed?after=0", token=TOKEN)
+    assert any(m["type"] == "clause" and m["panelist"] == "ravi" for m in feed)  # before it was heard
+
+
+def test_stop_hold_and_say_work_mid_answer(panel, cards):
+    async def run():
+        viewer = StageViewer(f"http://127.0.0.1:{panel.port}", 2)
+        await viewer.connect()
+        await asyncio.sleep(1.5)
+        results = {}
+        # stop: a long approved answer, cut a second in
+        sent = time.perf_counter()
+        await control(panel, "/console/ask", {"text": "What is open banking?", "to": "ada"})
+        assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+        await asyncio.sleep(1.0)
+        stopped = time.perf_counter()
+        await control(panel, "/console/stop")
+        await quiet(viewer, 1.5)
+        results["stop"] = (viewer.last_sound() or 0) - stopped
+        # hold: the speaker says a holding line instead, then idles
+        sent = time.perf_counter()
+        await control(panel, "/console/ask", {"text": "What is open banking?", "to": "ada"})
+        assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+        await asyncio.sleep(0.8)
+        held = time.perf_counter()
+        await control(panel, "/console/hold")
+        await quiet(viewer, 1.5)
+        results["hold"] = [m for t, m in viewer.messages if t > held and m.get("type") == "caption"]
+        # say: the moderator's words, verbatim, from the panelist named
+        said = time.perf_counter()
+        await control(panel, "/console/say", {"to": "ravi", "text": "We will take one more question."})
+        assert await until(lambda: viewer.first_sound_after(said) is not None, 30)
+        await quiet(viewer, 1.5)
+        results["say"] = [m for t, m in viewer.messages if t > said and m.get("type") == "caption"]
+        await viewer.close()
+        return results
+
+    results = asyncio.run(run())
+    assert results["stop"] < 0.3  # the voice stops within 300 ms at the viewer
+    holding = results["hold"]
+    assert holding and holding[0]["panelist"] == "ada" and holding[0]["kind"] == "holding"
+    assert " ".join(c["text"] for c in holding) in cards["ada"].holding_lines
+    assert [(c["panelist"], c["text"]) for c in results["say"]] == [("ravi", "We will take one more question.")]
+    assert {"stop", "hold", "say"} <= {r["event"] for r in audit(panel)}
+
+
+def test_a_question_to_all_is_answered_one_panelist_after_the_other(panel):
+    async def run():
+        viewer = StageViewer(f"http://127.0.0.1:{panel.port}", 2)
+        await viewer.connect()
+        await asyncio.sleep(1.5)
+        sent = time.perf_counter()
+        await control(panel, "/console/ask", {"text": "Where do banks use AI today?", "to": "all"})
+        assert await until(lambda: any(m.get("panelist") == "ravi" for _, m in viewer.messages
+                                       if m.get("type") == "caption" and _ > sent), 60)
+        await quiet(viewer, 2.0)
+        await viewer.close()
+        return [m for t, m in viewer.messages if t > sent and m.get("type") == "caption"]
+
+    said = asyncio.run(run())
+    order = [c["panelist"] for c in said]
+    assert order == sorted(order, key=["ada", "ravi"].index) and set(order) == {"ada", "ravi"}
+    last_ada = max(c["end"] for c in said if c["panelist"] == "ada")
+    first_ravi = min(c["start"] for c in said if c["panelist"] == "ravi")
+    assert last_ada <= first_ravi  # one voice at a time
+
+
+def test_stage_controls_need_the_token_and_good_input(panel):
+    for path in ("/console/ask", "/console/stop", "/console/hold", "/console/say", "/console/feed"):
+        method = "GET" if path.endswith("feed") else "POST"
+        assert panel.request(method, path, {}, token="nope")[0] == 401
+    assert panel.request("POST", "/console/ask", {"text": "Hi?", "to": "mei"}, TOKEN)[0] == 400
+    assert panel.request("POST", "/console/ask", {"id": "nope"}, TOKEN)[0] == 404
+    assert panel.request("POST", "/console/say", {"to": "ada", "text": ""}, TOKEN)[0] == 400
+    assert panel.request("POST", "/stage/offer", {"sdp": "v=0 garbage", "type": "offer"})[0] == 400

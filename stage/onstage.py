@@ -1,0 +1,171 @@
+"""The live panel on stage: the panelists, one clock, one voice at a time.
+
+Each panelist is a :class:`~stage.session.CallSession` without a
+microphone, all on the stage's clock. ``ask`` puts a question to one
+panelist or to all (who answer in order, one after the other); ``stop``,
+``hold`` and ``say`` work mid-answer. What the stage shows goes to every
+viewer: each panelist's frames are drawn once for all of them, the voices
+are mixed once, and the captions are sent as their words are heard.
+Everything said, every source and guardrail decision goes to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict
+from typing import Callable
+
+import numpy as np
+
+from stage.events import AnswerEnd, Clause, GuardrailDecision
+from stage.panel import AuditLog
+from stage.session import CallSession
+from stage.show import ALL, Show
+
+log = logging.getLogger("fireside.onstage")
+
+PACKET = 960  # 20 ms at 48 kHz
+FEED = 500  # messages kept for the console's live transcript
+
+
+class Stage:
+    def __init__(self, show: Show, sessions: dict[str, CallSession], audit: AuditLog):
+        self.show = show
+        self.t0 = time.monotonic()
+        self.sessions = sessions
+        self.audit = audit
+        self.viewers: list[Callable[[dict], None]] = []
+        self.feed: list[dict] = []  # what the console shows: captions, decisions, outcomes, numbered
+        self._published = 0
+        self._flow: asyncio.Task | None = None
+        self._frames: dict[str, tuple[int, object]] = {}
+        self._packets: dict[int, np.ndarray] = {}
+        for pid, session in sessions.items():
+            session.t0 = self.t0  # one clock for the whole stage
+            session.send = self._sender(pid)
+            session.observer = self._observer(pid)
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    @property
+    def speaking(self) -> str | None:
+        return next((pid for pid, s in self.sessions.items() if s.speaking), None)
+
+    # -- the moderator's controls ----------------------------------------------------
+    def ask(self, question: str, to: str, qid: str | None = None,
+            done: Callable[[str], None] | None = None) -> asyncio.Task:
+        """Put ``question`` to a panelist or to all (in order); what was in
+        progress stops. ``done(outcome)`` is called when the last answer ends."""
+        order = list(self.sessions) if to == ALL else [to]
+        self.stop(log_it=False)
+        self.audit.write("ask", id=qid, question=question, to=to)
+        self._publish({"type": "asked", "question": question, "to": to, "id": qid})
+        self._flow = asyncio.get_running_loop().create_task(self._answer_in_turn(question, order, done))
+        return self._flow
+
+    async def _answer_in_turn(self, question: str, order: list[str], done) -> None:
+        outcome = "answered"
+        try:
+            for pid in order:
+                session = self.sessions[pid]
+                await session.ask(question)
+                while session.speaking:  # one voice at a time: the next waits for this one's last word
+                    await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            outcome = "stopped"
+            raise
+        finally:
+            if done is not None:
+                done(outcome)
+
+    def stop(self, log_it: bool = True) -> None:
+        """Silence now: the answer in progress and those waiting their turn."""
+        if self._flow is not None and not self._flow.done():
+            self._flow.cancel()
+        for session in self.sessions.values():
+            session.stop_speaking()
+        if log_it:
+            self.audit.write("stop")
+            self._publish({"type": "stopped"})
+
+    def hold(self, pid: str | None = None) -> asyncio.Task:
+        """The speaking panelist (or ``pid``) says a holding line, then idles."""
+        pid = pid or self.speaking or next(iter(self.sessions))
+        self.stop(log_it=False)
+        self.audit.write("hold", panelist=pid)
+        return self.sessions[pid].hold()
+
+    def say(self, pid: str, text: str) -> asyncio.Task:
+        """The moderator's words, spoken verbatim by a panelist."""
+        self.stop(log_it=False)
+        self.audit.write("say", panelist=pid, text=text)
+        return self.sessions[pid].say(text)
+
+    # -- what viewers get ----------------------------------------------------------------
+    def frame(self, pid: str, index: int):
+        """Frame ``index`` of a panelist, drawn once however many viewers there are."""
+        cached = self._frames.get(pid)
+        if cached is not None and cached[0] == index:
+            return cached[1]
+        frame = self.sessions[pid].renderer.frame(index)
+        self._frames[pid] = (index, frame)
+        return frame
+
+    def audio(self, start: int) -> np.ndarray:
+        """The 20 ms of every panelist's voice from sample ``start`` (48 kHz), mixed once."""
+        packet = self._packets.get(start)
+        if packet is None:
+            mix = np.zeros(PACKET, np.int32)
+            for session in self.sessions.values():
+                mix += session.playback.read(start, PACKET)
+            packet = np.clip(mix, -32768, 32767).astype(np.int16)
+            self._packets[start] = packet
+            for old in [k for k in self._packets if k < start - 50 * PACKET]:
+                del self._packets[old]
+        return packet
+
+    # -- what the panelists say ---------------------------------------------------------------
+    def _sender(self, pid: str) -> Callable[[dict], None]:
+        name = self.sessions[pid].thinker.card.name
+
+        def send(message: dict) -> None:
+            message = {**message, "panelist": pid, "name": name}
+            if message.get("type") == "caption":
+                self.audit.write("said", panelist=pid, text=message["text"], sources=message.get("sources", []),
+                                 kind=message.get("kind"))
+            self._publish(message)
+        return send
+
+    def _observer(self, pid: str) -> Callable[[object], None]:
+        def observe(event) -> None:
+            # the console sees decisions and sources at once, before the words are heard
+            if isinstance(event, GuardrailDecision) and event.action != "allow":
+                self.audit.write("guardrail", panelist=pid, **asdict(event))
+                self._publish({"type": "decision", "panelist": pid, **asdict(event)}, viewers=False)
+            elif isinstance(event, Clause):
+                self._publish({"type": "clause", "panelist": pid, "text": event.text,
+                               "sources": list(event.sources), "kind": event.kind}, viewers=False)
+            elif isinstance(event, AnswerEnd):
+                self.audit.write("answer", panelist=pid, outcome=event.outcome, sources=list(event.sources))
+        return observe
+
+    def _publish(self, message: dict, viewers: bool = True) -> None:
+        self._published += 1
+        message = {**message, "seq": self._published, "at": round(self.now(), 3)}
+        self.feed.append(message)
+        del self.feed[:-FEED]
+        if viewers:
+            for send in list(self.viewers):
+                try:
+                    send(message)
+                except Exception:  # noqa: BLE001 - one viewer's broken channel must not stop the others
+                    log.exception("a stage viewer's channel failed")
+
+    async def close(self) -> None:
+        self.stop(log_it=False)
+        for session in self.sessions.values():
+            await session.close()
+
