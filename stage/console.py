@@ -26,6 +26,7 @@ Every question and decision goes to the audit log first (see stage/panel.py).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -113,6 +114,56 @@ class _StageControls:
             return _error(400, "'text' is 1 to 600 characters")
         self.stage.say(to, text)
         return web.json_response({"said": text, "to": to})
+
+    async def select(self, request: web.Request) -> web.Response:
+        body = await self._control(request)
+        if isinstance(body, web.Response):
+            return body
+        if body.get("to") != "all" and body.get("to") not in self.show.panelists:
+            return _error(400, f"'to' is one of {', '.join(self.show.panelists)} or all")
+        self.stage.selected = body["to"]
+        return web.json_response({"selected": self.stage.selected})
+
+    async def microphone(self, request: web.Request) -> web.Response:
+        """The moderator's microphone, from the console's browser (a WebRTC offer that sends audio)."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from stage.onstage import ModeratorEar
+        from stage.webrtc import consume_microphone, listen_without_delay
+
+        body = await self._control(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
+            return _error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
+        pc = RTCPeerConnection()
+        ear = ModeratorEar(self.stage, self.listen_settings)
+        key = id(pc)
+
+        @pc.on("track")
+        def on_track(track) -> None:
+            if track.kind == "audio":
+                asyncio.ensure_future(consume_microphone(track, ear))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self.viewers.pop(key, None)
+                await ear.close()
+                await pc.close()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
+        except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary
+            await pc.close()
+            return _error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "audio":
+                listen_without_delay(transceiver.receiver)
+        await pc.setLocalDescription(await pc.createAnswer())
+        self.viewers[key] = pc
+        log.info("the moderator's microphone is on")
+        return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type})
 
     async def feed(self, request: web.Request) -> web.Response:
         if not self.authorised(request):
@@ -204,6 +255,9 @@ class Console(_StageControls):
         self.log = AuditLog(self.folder / "audit.jsonl")
         self.queue = QuestionQueue(self.log, show.panelists)
         self.limit = RateLimit(config.panel.questions_per_minute, 60.0)
+        from stage.listen import settings_from
+
+        self.listen_settings = settings_from(config)
         self.log.write("opened", show=show.title, panelists=show.panelists)
 
         self.stage = None  # the live stage, once the server has made its panelists
@@ -225,6 +279,8 @@ class Console(_StageControls):
         app.router.add_post("/console/hold", self.hold)
         app.router.add_post("/console/say", self.say)
         app.router.add_get("/console/feed", self.feed)
+        app.router.add_post("/console/select", self.select)
+        app.router.add_post("/console/mic", self.microphone)
         app.router.add_get("/stage", self.stage_page)
         app.router.add_get("/stage/panel", self.panel)
         app.router.add_post("/stage/offer", self.stage_offer)

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
 
-from stage.events import AnswerEnd, Clause, GuardrailDecision
+from stage.events import AnswerEnd, Clause, GuardrailDecision, Transcript, TurnEnded
+from stage.listen import Listener, ListenSettings
 from stage.panel import AuditLog
 from stage.session import CallSession
 from stage.show import ALL, Show
@@ -40,6 +43,7 @@ class Stage:
         self.feed: list[dict] = []  # what the console shows: captions, decisions, outcomes, numbered
         self._published = 0
         self._flow: asyncio.Task | None = None
+        self.selected = next(iter(sessions))  # who the moderator's unaddressed words go to
         self._frames: dict[str, tuple[int, object]] = {}
         self._packets: dict[int, np.ndarray] = {}
         for pid, session in sessions.items():
@@ -62,7 +66,7 @@ class Stage:
         order = list(self.sessions) if to == ALL else [to]
         self.stop(log_it=False)
         self.audit.write("ask", id=qid, question=question, to=to)
-        self._publish({"type": "asked", "question": question, "to": to, "id": qid})
+        self.publish({"type": "asked", "question": question, "to": to, "id": qid})
         self._flow = asyncio.get_running_loop().create_task(self._answer_in_turn(question, order, done))
         return self._flow
 
@@ -89,7 +93,7 @@ class Stage:
             session.stop_speaking()
         if log_it:
             self.audit.write("stop")
-            self._publish({"type": "stopped"})
+            self.publish({"type": "stopped"})
 
     def hold(self, pid: str | None = None) -> asyncio.Task:
         """The speaking panelist (or ``pid``) says a holding line, then idles."""
@@ -136,7 +140,7 @@ class Stage:
             if message.get("type") == "caption":
                 self.audit.write("said", panelist=pid, text=message["text"], sources=message.get("sources", []),
                                  kind=message.get("kind"))
-            self._publish(message)
+            self.publish(message)
         return send
 
     def _observer(self, pid: str) -> Callable[[object], None]:
@@ -144,15 +148,16 @@ class Stage:
             # the console sees decisions and sources at once, before the words are heard
             if isinstance(event, GuardrailDecision) and event.action != "allow":
                 self.audit.write("guardrail", panelist=pid, **asdict(event))
-                self._publish({"type": "decision", "panelist": pid, **asdict(event)}, viewers=False)
+                self.publish({"type": "decision", "panelist": pid, **asdict(event)}, viewers=False)
             elif isinstance(event, Clause):
-                self._publish({"type": "clause", "panelist": pid, "text": event.text,
+                self.publish({"type": "clause", "panelist": pid, "text": event.text,
                                "sources": list(event.sources), "kind": event.kind}, viewers=False)
             elif isinstance(event, AnswerEnd):
                 self.audit.write("answer", panelist=pid, outcome=event.outcome, sources=list(event.sources))
         return observe
 
-    def _publish(self, message: dict, viewers: bool = True) -> None:
+    def publish(self, message: dict, viewers: bool = True) -> None:
+        """A message for the console's feed and (unless ``viewers`` is False) every stage viewer."""
         self._published += 1
         message = {**message, "seq": self._published, "at": round(self.now(), 3)}
         self.feed.append(message)
@@ -169,3 +174,47 @@ class Stage:
         for session in self.sessions.values():
             await session.close()
 
+
+
+class ModeratorEar:
+    """The moderator's microphone: their words are captioned as they speak,
+    and a finished question goes to the panelist it names ("Ada, what do
+    you ..."), to all ("everyone", "panel"), or else to the one selected."""
+
+    _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderator")
+    EVERYONE = ("everyone", "everybody", "panel", "panelists", "all of you", "both of you")
+
+    def __init__(self, stage: Stage, settings: ListenSettings):
+        self.stage, self.settings = stage, settings
+        self.id = "moderator"
+        self.listener: Listener | None = None
+        self.closed = False
+        self.name = stage.show.moderator.name
+
+    async def hear(self, samples: np.ndarray, sample_rate: int, channels: int) -> None:
+        if self.closed:
+            return
+        if self.listener is None:
+            self.listener = Listener(self.settings, sample_rate, channels, start=self.stage.now(), live=True)
+        events = await asyncio.get_running_loop().run_in_executor(self._pool, self.listener.feed, samples)
+        for event in events:
+            if isinstance(event, Transcript):
+                self.stage.publish({"type": "caption", "panelist": "moderator", "name": self.name,
+                                    "text": event.text, "final": event.final, "kind": "moderator"})
+            elif isinstance(event, TurnEnded):
+                to = self.addressee(event.text)
+                self.stage.audit.write("moderator", text=event.text, to=to)
+                self.stage.ask(event.text, to)
+
+    def addressee(self, text: str) -> str:
+        opening = " ".join(re.findall(r"[\w']+", text.lower())[:6])
+        for pid, session in self.stage.sessions.items():
+            first = session.thinker.card.name.split()[0].lower()
+            if re.search(rf"\b({re.escape(first)}|{re.escape(pid)})\b", opening):
+                return pid
+        if any(re.search(rf"\b{word}\b", text.lower()) for word in self.EVERYONE):
+            return ALL
+        return self.stage.selected
+
+    async def close(self) -> None:
+        self.closed = True

@@ -19,10 +19,11 @@ TOKEN = "moderator-secret-token"
 
 
 class PanelServer:
-    def __init__(self, work):
+    def __init__(self, work, extra: str = ""):
         self.work = work
         self.config = work / "fireside.yaml"
-        self.config.write_text(f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n")
+        self.config.write_text(f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n"
+                               f"call:\n  ice_addresses: [127.0.0.1]\n{extra}")
         self.port = free_port()
         self.process = None
 
@@ -306,3 +307,128 @@ def test_stage_controls_need_the_token_and_good_input(panel):
     assert panel.request("POST", "/console/ask", {"id": "nope"}, TOKEN)[0] == 404
     assert panel.request("POST", "/console/say", {"to": "ada", "text": ""}, TOKEN)[0] == 400
     assert panel.request("POST", "/stage/offer", {"sdp": "v=0 garbage", "type": "offer"})[0] == 400
+
+
+def test_the_moderators_microphone_asks_the_panelist_it_names(panel, joe):
+    import aiohttp
+    import numpy as np
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from stage.audio_in import Resampler
+    from stage.call_client import ScriptedMicrophone
+
+    def speech48(text: str) -> np.ndarray:
+        pcm = np.concatenate([p.audio.pcm for p in joe.synthesize(text)])
+        resample = Resampler(joe.sample_rate, target=48000)
+        return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
+
+    async def run():
+        viewer = StageViewer(f"http://127.0.0.1:{panel.port}", 2)
+        await viewer.connect()
+        microphone, pc = ScriptedMicrophone(), RTCPeerConnection()
+        pc.addTrack(microphone)
+        await pc.setLocalDescription(await pc.createOffer())
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{panel.port}/console/mic",
+                                 json={"sdp": pc.localDescription.sdp, "type": "offer"},
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+                assert response.status == 200
+                answer = await response.json()
+        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+        await asyncio.sleep(1.5)
+        microphone.say(speech48("Ravi, how do banks detect fraud?"))
+        spoke = time.perf_counter()
+        assert await until(lambda: any(m.get("panelist") == "ravi" for t, m in viewer.messages
+                                       if t > spoke and m.get("type") == "caption"), 40)
+        await quiet(viewer, 1.5)
+        await pc.close()
+        await viewer.close()
+        return [m for t, m in viewer.messages if m.get("type") == "caption"]
+
+    said = asyncio.run(run())
+    moderator = [c for c in said if c["panelist"] == "moderator" and c["final"]]
+    assert moderator and "fraud" in moderator[-1]["text"].lower() and moderator[-1]["name"] == "Grace Ho"
+    assert any(c["panelist"] == "ravi" for c in said)
+    record = [r for r in audit(panel) if r["event"] == "moderator"][-1]
+    assert record["to"] == "ravi" and "fraud" in record["text"].lower()
+    assert panel.request("POST", "/console/mic", {"sdp": "x", "type": "offer"}, "nope")[0] == 401
+
+
+def test_a_panelist_whose_model_fails_holds_and_the_panel_goes_on(tmp_path, cards):
+    # a model server that is not there: every generated answer fails
+    server = PanelServer(tmp_path, "llm:\n  backend: http://127.0.0.1:9/v1\n  stall_seconds: 1\n").start()
+
+    async def run():
+        viewer = StageViewer(f"http://127.0.0.1:{server.port}", 2)
+        await viewer.connect()
+        await asyncio.sleep(1.5)
+        said = {}
+        for pid, question in (("ravi", "How do banks detect fraud?"), ("ada", "When did FPS launch?")):
+            sent = time.perf_counter()
+            await control(server, "/console/ask", {"text": question, "to": pid})
+            assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+            await quiet(viewer, 1.5)
+            said[pid] = [m for t, m in viewer.messages if t > sent and m.get("type") == "caption"]
+        await viewer.close()
+        return said
+
+    try:
+        said = asyncio.run(run())
+    finally:
+        server.stop()
+    for pid in ("ravi", "ada"):
+        assert said[pid] and all(c["kind"] == "holding" and c["panelist"] == pid for c in said[pid])
+        assert " ".join(c["text"] for c in said[pid]) in cards[pid].holding_lines
+    flags = [r for r in audit(server) if r["event"] == "guardrail"]
+    assert {f["rule"] for f in flags} == {"model-failure"} and len(flags) == 2
+
+
+def test_ask_console_and_stage_pages_in_chromium(panel, cards):
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+             "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+             "--force-webrtc-ip-handling-policy=default"]
+    base = f"http://127.0.0.1:{panel.port}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=flags)
+        stage = browser.new_page()
+        stage.goto(f"{base}/stage")
+        stage.wait_for_function("window.stageConnected && [...document.querySelectorAll('video')]"
+                                ".filter(v => v.videoWidth === 512).length === 2", timeout=30000)
+        assert stage.locator(".seat .label").all_inner_texts() == ["AI avatar", "AI avatar"]
+        assert stage.locator(".third b").all_inner_texts() == ["Ada Lim", "Ravi Menon"]
+        audience = browser.new_page()
+        audience.goto(f"{base}/ask")
+        audience.fill("#text", "How do banks detect fraud?")
+        audience.click("button[type=submit]")
+        audience.wait_for_function("document.querySelector('#status').textContent.includes('with the moderator')")
+        console = browser.new_page()
+        console.goto(f"{base}/console?token={TOKEN}")
+        row = console.locator("#queue li", has_text="How do banks detect fraud?").first
+        row.wait_for(timeout=10000)
+        row.locator("select.to").select_option("ravi")
+        row.locator("button.ask-now").click()
+        # answered on stage: Ravi's captions, his seat highlighted while he speaks
+        stage.wait_for_function("[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ravi Menon:'))",
+                                timeout=40000)
+        stage.wait_for_function("document.querySelector('.seat[data-id=ravi]').classList.contains('speaking')",
+                                timeout=10000)
+        # the console showed what Ravi would say, with its sources, and the decisions
+        console.wait_for_function("document.querySelector('#transcript').textContent.includes('ravi (')", timeout=10000)
+        # hold mid-answer: a holding line, from the console's button
+        console.evaluate("fetch('/console/ask', {method: 'POST', headers: {'Authorization': 'Bearer " + TOKEN +
+                         "', 'Content-Type': 'application/json'}, body: JSON.stringify({text: 'What is open banking?', to: 'ada'})})")
+        stage.wait_for_function("[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ada Lim: Open banking'))",
+                                timeout=30000)
+        console.click("#hold")
+        holding = [line.split(",")[0] for line in cards["ada"].holding_lines]
+        stage.wait_for_function("lines => [...document.querySelectorAll('#captions p')].some(p => lines.some(l => p.textContent.includes(l)))",
+                                arg=holding, timeout=20000)
+        # stop: the highlight goes, and nothing more is said
+        console.click("#stop")
+        stage.wait_for_function("!document.querySelector('.seat.speaking')", timeout=10000)
+        before = stage.locator("#captions").inner_text()
+        stage.wait_for_timeout(2000)
+        assert stage.locator("#captions").inner_text() == before
+        browser.close()
