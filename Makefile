@@ -80,6 +80,7 @@ bench: setup
 	$(BIN)/fireside bench listen
 	$(BIN)/fireside bench call
 	$(BIN)/fireside bench rehearse
+	$(BIN)/fireside bench panel
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

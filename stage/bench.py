@@ -18,7 +18,7 @@ def run(name: str, config: FiresideConfig, quick: bool = False, llm: list[str] =
     if name == "call":
         return bench_call(config, quick, url)
     return {"render": bench_render, "tts": bench_tts, "listen": bench_listen,
-            "rehearse": bench_rehearse}[name](config, quick)
+            "rehearse": bench_rehearse, "panel": bench_panel}[name](config, quick)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -194,39 +194,45 @@ def bench_call(config: FiresideConfig, quick: bool = False, url: str | None = No
     """Voice-to-voice latency, audio/video offset and concurrent calls, with
     real aiortc callers against a running server (started here unless given)."""
     import asyncio
-    import subprocess
-    import sys
-    import tempfile
-    import urllib.request
-    from pathlib import Path
-
 
     from stage.webrtc import restrict_ice
 
     restrict_ice(["127.0.0.1"])
     server = None
     if url is None:
-        folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
-        (folder / "fireside.yaml").write_text("call:\n  ice_addresses: [127.0.0.1]\n  max_calls: 32\n")
-        port = 8765
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "stage.cli", "--config", str(folder / "fireside.yaml"),
-                                   "serve", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/status", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the call server did not start")
-                time.sleep(0.3)
+        server, url = _start_server("call:\n  ice_addresses: [127.0.0.1]\n  max_calls: 32\n")
     try:
         return asyncio.run(_measure_calls(config, url, quick))
     finally:
         if server is not None:
             server.terminate()
             server.wait(20)
+
+
+def _start_server(config_text: str, *serve_args: str, port: int = 8765):
+    """``fireside serve`` in a child process, once it answers: (process, url)."""
+    import subprocess
+    import sys
+    import tempfile
+    import urllib.request
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
+    (folder / "fireside.yaml").write_text(config_text.replace("FOLDER", str(folder)))
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "stage.cli", "--config", str(folder / "fireside.yaml"),
+                               "serve", "--port", str(port), *serve_args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/status", timeout=1)
+            return server, url
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.3)
 
 
 async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[dict]:
@@ -340,4 +346,68 @@ def bench_rehearse(config: FiresideConfig, quick: bool = False) -> list[dict]:
         _record("rehearse.real_time_multiple", duration / best.seconds, "x real time (2 cores)"),
         _record("rehearse.planning_seconds", best.plan.thinking_seconds, "s (thinking and voicing, beside the drawing)"),
         _record("rehearse.frames_per_second", duration * config.avatar.fps / best.seconds, "frames/s (1280x720)"),
+    ]
+
+
+def bench_panel(config: FiresideConfig, quick: bool = False) -> list[dict]:
+    """The moderated panel, with a real stage viewer (aiortc): from "ask now"
+    to the panelist's first audio on stage, and from "stop now" to silence."""
+    import asyncio
+    from pathlib import Path
+
+    from stage.webrtc import restrict_ice
+
+    restrict_ice(["127.0.0.1"])
+    show = Path(__file__).resolve().parent.parent / "prompts" / "shows" / "demo.yaml"
+    server, url = _start_server("panel:\n  token: bench-token-0000\n  folder: FOLDER/panel\n"
+                                "call:\n  ice_addresses: [127.0.0.1]\n", "--show", str(show), port=8766)
+    try:
+        return asyncio.run(_measure_panel(url, "bench-token-0000", 3 if quick else 10))
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+async def _measure_panel(url: str, token: str, rounds: int) -> list[dict]:
+    import asyncio
+
+    import aiohttp
+
+    from stage.call_client import StageViewer
+
+    viewer = StageViewer(url, 2)
+    await viewer.connect()
+    await asyncio.sleep(2.0)
+    questions = [("ada", q) for p, q in THINK_QUESTIONS if p == "ada"] + [("ravi", q) for p, q in THINK_QUESTIONS
+                                                                         if p == "ravi"]
+    firsts, stops = [], []
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for i in range(rounds):
+            pid, question = questions[i % len(questions)]
+            asked = time.perf_counter()
+            async with http.post(f"{url}/console/ask", json={"text": question, "to": pid}) as response:
+                await response.read()
+            deadline = asked + 20
+            while viewer.first_sound_after(asked) is None and time.perf_counter() < deadline:
+                await asyncio.sleep(0.01)
+            heard = viewer.first_sound_after(asked)
+            if heard is None:
+                continue
+            firsts.append((heard - asked) * 1000)
+            await asyncio.sleep(1.0)
+            stopped = time.perf_counter()
+            async with http.post(f"{url}/console/stop") as response:
+                await response.read()
+            await asyncio.sleep(1.5)
+            last = viewer.last_sound()
+            stops.append(max(0.0, (last or stopped) - stopped) * 1000)
+            await asyncio.sleep(0.5)
+    await viewer.close()
+    return [
+        _record("panel.ask_to_first_audio.p50", _percentile(firsts, 0.5), "ms (ask now to the first sound on stage)"),
+        _record("panel.ask_to_first_audio.p95", _percentile(firsts, 0.95), "ms"),
+        _record("panel.stop_to_silence.p50", _percentile(stops, 0.5), "ms (stop now to the last sound on stage)"),
+        _record("panel.stop_to_silence.p95", _percentile(stops, 0.95), "ms"),
+        _record("panel.rounds", len(firsts), "questions asked and stopped"),
     ]

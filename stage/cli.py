@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts", "think", "listen", "call", "rehearse"])
+    bench.add_argument("name", choices=["render", "tts", "think", "listen", "call", "rehearse", "panel"])
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument("--llm", action="append", default=[],
                        help="think: also measure this OpenAI-compatible server (repeatable)")

@@ -35,3 +35,11 @@ def test_strip_shows_both_rigs(tmp_path, config, portrait):
     assert image.shape == (2 * TILE, 8 * TILE, 3)
     # the two rows are two different avatars
     assert abs(float(image[:TILE].mean()) - float(image[TILE:].mean())) > 10
+
+
+def test_bench_panel_asks_and_stops_on_a_real_stage():
+    run = fireside("bench", "panel", "--json", "--quick")
+    assert run.returncode == 0, run.stderr
+    records = {r["name"]: r["value"] for r in json.loads(run.stdout)}
+    assert records["panel.rounds"] == 3  # each question was heard on stage, then stopped
+    assert {"panel.ask_to_first_audio.p50", "panel.stop_to_silence.p95"} <= set(records)
