@@ -141,11 +141,20 @@ def _transcribe_short(audio: np.ndarray, loaded, language: str | None, started: 
     that repeat, or a decode that ran to its token budget, as loops do), the
     full window decides."""
     budget = _token_budget(len(audio) / 16000)
-    text, score, length = _decode(audio, loaded, language, _window_frames(len(audio) / 16000), budget)
-    log.debug("short window: %r (%.2f, %d tokens)", text, score, length)
-    if score < DOUBTFUL or length >= budget or _looping(text, len(audio) / 16000):
-        text, score, length = _decode(audio, loaded, language, 3000, budget)
+    text, score, length, no_speech = _decode(audio, loaded, language, _window_frames(len(audio) / 16000), budget)
+    log.debug("short window: %r (%.2f, %d tokens, no speech %.2f)", text, score, length, no_speech)
+    if no_speech < 0.8 and (_silent(no_speech, score) or score < DOUBTFUL or length >= budget
+                            or _looping(text, len(audio) / 16000)):
+        text, score, length, no_speech = _decode(audio, loaded, language, 3000, budget)
+    if no_speech >= 0.8 or _silent(no_speech, score):
+        text = ""
     return Recognition(text, time.perf_counter() - started, False)
+
+
+def _silent(no_speech: float, score: float) -> bool:
+    """Whisper thinks there is no speech and is unsure of its words
+    (faster-whisper's rule; "you" on a quiet stretch is the classic invention)."""
+    return no_speech > 0.6 and score < -1.0
 
 
 def _looping(text: str, seconds: float) -> bool:
@@ -160,8 +169,10 @@ def _looping(text: str, seconds: float) -> bool:
     return repeated(3) > 0 or repeated(2) > 1 or len(words) > MAX_WORDS_PER_SECOND * seconds + 2
 
 
-def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget: int) -> tuple[str, float, int]:
-    """Greedy decoding of one window: (text, average log-probability, tokens)."""
+def _decode(audio: np.ndarray, loaded, language: str | None, frames: int,
+            budget: int) -> tuple[str, float, int, float]:
+    """Greedy decoding of one window: (text, average log-probability, tokens,
+    the probability that there is no speech)."""
     import ctranslate2
 
     features = loaded.feature_extractor(np.pad(audio, (0, frames * 160)), padding=0)[:, :frames]
@@ -176,7 +187,5 @@ def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget
     result = loaded.model.generate(
         encoded, [prompt], beam_size=1, max_length=len(prompt) + budget, return_scores=True,
         return_no_speech_prob=True, suppress_blank=True, no_repeat_ngram_size=3, repetition_penalty=1.1)[0]
-    if result.no_speech_prob >= 0.8:
-        return "", 0.0, 0
     tokens = result.sequences_ids[0]
-    return tokenizer.decode(tokens).strip(), result.scores[0], len(tokens)
+    return tokenizer.decode(tokens).strip(), result.scores[0], len(tokens), result.no_speech_prob

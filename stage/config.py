@@ -113,6 +113,21 @@ class CallSettings(Section):
     max_calls: int = Field(default=8, ge=1, le=256)
 
 
+class TranslationSettings(Section):
+    """A second caption line in another language, made by a capable model."""
+
+    language: str = Field(min_length=2)  # as the model should read it: "Traditional Chinese"
+    backend: str  # "embedded" or an OpenAI-compatible base URL
+    model: str = "smollm2"
+    api_key_env: str = "OPENAI_API_KEY"
+    seconds: float = Field(default=4.0, gt=0, le=60)  # a line later than this is dropped
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        return LLMSettings._known_backend(backend)
+
+
 class PanelSettings(Section):
     """The moderated panel (``fireside serve --show``)."""
 
@@ -121,6 +136,8 @@ class PanelSettings(Section):
     # where each show's audit log lives; empty: ~/.local/share/fireside/panels/SHOW
     folder: str | None = None
     questions_per_minute: int = Field(default=3, ge=1, le=600)  # from one audience member
+    # captions in a second language on /stage; none: no second line
+    translation: TranslationSettings | None = None
 
 
 class FiresideConfig(Section):

@@ -189,7 +189,9 @@ class _StageControls:
 
     async def panel(self, request: web.Request) -> web.Response:
         cards = {pid: s.thinker.card for pid, s in self.stage.sessions.items()}
+        translator = self.stage.translator
         return web.json_response({"title": self.show.title, "moderator": self.show.moderator.name,
+                                  "translation": translator.language if translator else None,
                                   "panelists": [{"id": pid, "name": c.name, "title": c.title}
                                                 for pid, c in cards.items()]})
 
@@ -249,7 +251,7 @@ class Console(_StageControls):
     """A show on stage: its question queue and audit log, and who may control it."""
 
     def __init__(self, show: Show, config: FiresideConfig):
-        self.show = show
+        self.show, self.config = show, config
         self.token = config.panel.token or secrets.token_urlsafe(12)
         self.folder = panel_folder(config, show)
         self.log = AuditLog(self.folder / "audit.jsonl")
@@ -264,9 +266,10 @@ class Console(_StageControls):
         self.viewers: dict[int, object] = {}  # stage viewers' peer connections
 
     def open_stage(self, sessions: dict) -> None:
-        from stage.onstage import Stage
+        from stage.onstage import Stage, Translator
 
-        self.stage = Stage(self.show, sessions, self.log)
+        translation = self.config.panel.translation
+        self.stage = Stage(self.show, sessions, self.log, Translator(translation) if translation else None)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ask", self.ask_page)

@@ -34,8 +34,10 @@ FEED = 500  # messages kept for the console's live transcript
 
 
 class Stage:
-    def __init__(self, show: Show, sessions: dict[str, CallSession], audit: AuditLog):
+    def __init__(self, show: Show, sessions: dict[str, CallSession], audit: AuditLog,
+                 translator: "Translator | None" = None):
         self.show = show
+        self.translator = translator
         self.t0 = time.monotonic()
         self.sessions = sessions
         self.audit = audit
@@ -140,8 +142,16 @@ class Stage:
             if message.get("type") == "caption":
                 self.audit.write("said", panelist=pid, text=message["text"], sources=message.get("sources", []),
                                  kind=message.get("kind"))
-            self.publish(message)
+            published = self.publish(message)
+            if message.get("type") == "caption" and self.translator is not None:
+                asyncio.get_running_loop().create_task(self._translate(published))
         return send
+
+    async def _translate(self, caption: dict) -> None:
+        text = await self.translator.translate(caption["text"])
+        if text:
+            self.publish({"type": "translation", "of": caption["seq"], "panelist": caption.get("panelist"),
+                          "language": self.translator.language, "text": text})
 
     def _observer(self, pid: str) -> Callable[[object], None]:
         def observe(event) -> None:
@@ -156,7 +166,7 @@ class Stage:
                 self.audit.write("answer", panelist=pid, outcome=event.outcome, sources=list(event.sources))
         return observe
 
-    def publish(self, message: dict, viewers: bool = True) -> None:
+    def publish(self, message: dict, viewers: bool = True) -> dict:
         """A message for the console's feed and (unless ``viewers`` is False) every stage viewer."""
         self._published += 1
         message = {**message, "seq": self._published, "at": round(self.now(), 3)}
@@ -168,12 +178,41 @@ class Stage:
                     send(message)
                 except Exception:  # noqa: BLE001 - one viewer's broken channel must not stop the others
                     log.exception("a stage viewer's channel failed")
+        return message
 
     async def close(self) -> None:
         self.stop(log_it=False)
         for session in self.sessions.values():
             await session.close()
 
+
+
+class Translator:
+    """Captions into a second language, by a model that can (as configured)."""
+
+    def __init__(self, settings):
+        from stage.llm import connect
+
+        self.language, self.seconds = settings.language, settings.seconds
+        self.model = connect(settings.backend, model=settings.model, api_key_env=settings.api_key_env,
+                             stall_seconds=settings.seconds)
+
+    async def translate(self, text: str) -> str | None:
+        """The translation, or None when the model fails or is too slow (the
+        caption stands alone then: a missing line is better than a late one)."""
+        messages = [{"role": "system", "content": f"Translate the user's words into {self.language}. "
+                                                  "Reply with the translation only."},
+                    {"role": "user", "content": text}]
+
+        async def collect() -> str:
+            parts = [delta async for delta in self.model.stream(messages, max_tokens=160, temperature=0.0)]
+            return " ".join("".join(parts).split())
+
+        try:
+            return await asyncio.wait_for(collect(), self.seconds) or None
+        except Exception as err:  # noqa: BLE001 - a model error, a timeout: no second line this time
+            log.warning("no translation for %r: %s", text[:40], err)
+            return None
 
 
 class ModeratorEar:
@@ -183,6 +222,7 @@ class ModeratorEar:
 
     _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderator")
     EVERYONE = ("everyone", "everybody", "panel", "panelists", "all of you", "both of you")
+    NAME_MATCH = 75  # how alike (0-100) a heard word and a panelist's name must be
 
     def __init__(self, stage: Stage, settings: ListenSettings):
         self.stage, self.settings = stage, settings
@@ -199,19 +239,32 @@ class ModeratorEar:
         events = await asyncio.get_running_loop().run_in_executor(self._pool, self.listener.feed, samples)
         for event in events:
             if isinstance(event, Transcript):
-                self.stage.publish({"type": "caption", "panelist": "moderator", "name": self.name,
-                                    "text": event.text, "final": event.final, "kind": "moderator"})
+                caption = self.stage.publish({"type": "caption", "panelist": "moderator", "name": self.name,
+                                              "text": event.text, "final": event.final, "kind": "moderator"})
+                if event.final and self.stage.translator is not None:
+                    asyncio.get_running_loop().create_task(self.stage._translate(caption))
             elif isinstance(event, TurnEnded):
                 to = self.addressee(event.text)
                 self.stage.audit.write("moderator", text=event.text, to=to)
                 self.stage.ask(event.text, to)
 
     def addressee(self, text: str) -> str:
-        opening = " ".join(re.findall(r"[\w']+", text.lower())[:6])
+        """Who the words are for: a panelist named near their start or end
+        (matched loosely: the recogniser may hear "Radi" for "Ravi"), all,
+        or else the panelist selected in the console."""
+        from rapidfuzz import fuzz
+
+        words = re.findall(r"[\w']+", text.lower())
+        near = [w for w in words[:3] + words[-2:] if len(w) >= 3]
+        best, score = None, 0.0
         for pid, session in self.stage.sessions.items():
-            first = session.thinker.card.name.split()[0].lower()
-            if re.search(rf"\b({re.escape(first)}|{re.escape(pid)})\b", opening):
-                return pid
+            for name in {pid, session.thinker.card.name.split()[0].lower()}:
+                for word in near:
+                    ratio = fuzz.ratio(word, name)
+                    if ratio > score:
+                        best, score = pid, ratio
+        if score >= self.NAME_MATCH:
+            return best
         if any(re.search(rf"\b{word}\b", text.lower()) for word in self.EVERYONE):
             return ALL
         return self.stage.selected

@@ -193,6 +193,7 @@ def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None =
     server.warm()
     print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
     if console is not None:
+        print(f"The stage (for the projector): http://{host}:{port}/stage", flush=True)
         print(f"The audience asks at http://{host}:{port}/ask", flush=True)
         print(f"The moderator's console: http://{host}:{port}/console?token={console.token}", flush=True)
         print(f"The audit log: {console.log.path}", flush=True)

@@ -19,11 +19,11 @@ TOKEN = "moderator-secret-token"
 
 
 class PanelServer:
-    def __init__(self, work, extra: str = ""):
+    def __init__(self, work, extra: str = "", panel: str = ""):
         self.work = work
         self.config = work / "fireside.yaml"
         self.config.write_text(f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n"
-                               f"call:\n  ice_addresses: [127.0.0.1]\n{extra}")
+                               f"{panel}call:\n  ice_addresses: [127.0.0.1]\n{extra}")
         self.port = free_port()
         self.process = None
 
@@ -432,3 +432,35 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         stage.wait_for_timeout(2000)
         assert stage.locator("#captions").inner_text() == before
         browser.close()
+
+
+def test_a_second_caption_line_where_a_translation_model_is_configured(tmp_path, llama_server):
+    # the mechanism, with the small model that is here: a capable one is configured the same way
+    server = PanelServer(tmp_path, panel="  translation:\n    language: French\n"
+                                         f"    backend: {llama_server.url}\n    seconds: 30\n").start()
+
+    async def run():
+        viewer = StageViewer(f"http://127.0.0.1:{server.port}", 2)
+        await viewer.connect()
+        await asyncio.sleep(1.0)
+        sent = time.perf_counter()
+        await control(server, "/console/say", {"to": "ada", "text": "Good evening, everyone."})
+        assert await until(lambda: any(m.get("type") == "translation" for _, m in viewer.messages), 60)
+        await viewer.close()
+        return [m for t, m in viewer.messages if t > sent]
+
+    try:
+        panel_info = server.request("GET", "/stage/panel")[1]
+        messages = asyncio.run(run())
+    finally:
+        server.stop()
+    assert panel_info["translation"] == "French"
+    caption = next(m for m in messages if m["type"] == "caption")
+    line = next(m for m in messages if m["type"] == "translation")
+    assert line["of"] == caption["seq"] and line["text"] and line["language"] == "French"
+
+
+def test_no_second_caption_line_without_a_translation_model(panel):
+    assert panel.request("GET", "/stage/panel")[1]["translation"] is None
+    status, feed = panel.request("GET", "/console/feed?after=0", token=TOKEN)
+    assert status == 200 and not [m for m in feed if m["type"] == "translation"]
