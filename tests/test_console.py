@@ -270,7 +270,7 @@ def test_stop_hold_and_say_work_mid_answer(panel, cards):
         return results
 
     results = asyncio.run(run())
-    assert results["stop"] < 0.3  # the voice stops within 300 ms at the viewer
+    assert results["stop"] < 0.2, results["stop"]  # silence within 200 ms, at the viewer
     holding = results["hold"]
     assert holding and holding[0]["panelist"] == "ada" and holding[0]["kind"] == "holding"
     assert " ".join(c["text"] for c in holding) in cards["ada"].holding_lines
@@ -408,7 +408,10 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         row = console.locator("#queue li", has_text="How do banks detect fraud?").first
         row.wait_for(timeout=10000)
         row.locator("select.to").select_option("ravi")
-        row.locator("button.ask-now").click()
+        row.locator("button.approve").click()
+        console.wait_for_function("[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes("
+                                  "'detect fraud') && li.textContent.includes('approved · to ravi'))")
+        console.locator("#queue li", has_text="approved · to ravi").first.locator("button.ask-now").click()
         # answered on stage: Ravi's captions, his seat highlighted while he speaks
         stage.wait_for_function("[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ravi Menon:'))",
                                 timeout=40000)
@@ -464,3 +467,25 @@ def test_no_second_caption_line_without_a_translation_model(panel):
     assert panel.request("GET", "/stage/panel")[1]["translation"] is None
     status, feed = panel.request("GET", "/console/feed?after=0", token=TOKEN)
     assert status == 200 and not [m for m in feed if m["type"] == "translation"]
+
+
+def test_an_answer_keeps_to_its_personas_time_limit(cards, config):
+    from avatar.rigs import load_rig
+    from stage.events import AnswerEnd
+    from stage.session import OUT_RATE, CallSession
+    from stage.think import thinker_for
+    from voices.catalog import VoiceCatalog
+
+    card = cards["ada"]
+    session = CallSession("ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), load_rig("stylized", 256))
+    session.time_limit = 3.0  # Ada's approved answer on open banking runs about 12 s
+
+    async def run():
+        await session.ask("What is open banking?")
+        await session.close()
+
+    asyncio.run(run())
+    ends = [e for _, e in session.events if isinstance(e, AnswerEnd)]
+    assert ends and ends[-1].outcome == "cut at the time limit"
+    spoken = [e for _, e in session.events if isinstance(e, tuple) and e[0] == "speech"]
+    assert 3.0 <= spoken[-1][2] - spoken[0][1] < 8.0  # the clause that crossed the limit ends the answer
