@@ -62,6 +62,16 @@ class ScriptedMicrophone(MediaStreamTrack):
         return frame
 
 
+async def _arrivals(track):
+    """A received track's frames, with their arrival times, until it ends."""
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        yield time.perf_counter(), frame
+
+
 class CallClient:
     def __init__(self, base_url: str, persona: str, video: bool = True, keep_frames: bool = False):
         self.base_url, self.persona, self.video, self.keep_frames = base_url, persona, video, keep_frames
@@ -99,12 +109,7 @@ class CallClient:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
 
     async def _receive(self, track) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            now = time.perf_counter()
+        async for now, frame in _arrivals(track):
             pts = float(frame.pts * frame.time_base)
             if track.kind == "audio":
                 samples = frame.to_ndarray().astype(np.float32).reshape(-1)
@@ -160,12 +165,7 @@ class StageViewer:
 
     async def _receive(self, track, seat: int | None) -> None:
         count = 0
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            now = time.perf_counter()
+        async for now, frame in _arrivals(track):
             if track.kind == "audio":
                 samples = frame.to_ndarray().astype(np.float32).reshape(-1)
                 self.audio.append((now, float(frame.pts * frame.time_base), float(np.sqrt(np.mean(samples ** 2)))))

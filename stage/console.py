@@ -126,42 +126,27 @@ class _StageControls:
 
     async def microphone(self, request: web.Request) -> web.Response:
         """The moderator's microphone, from the console's browser (a WebRTC offer that sends audio)."""
-        from aiortc import RTCPeerConnection, RTCSessionDescription
-
         from stage.onstage import ModeratorEar
         from stage.webrtc import consume_microphone, listen_without_delay
 
         body = await self._control(request)
         if isinstance(body, web.Response):
             return body
-        if not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
-            return _error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
-        pc = RTCPeerConnection()
         ear = ModeratorEar(self.stage, self.listen_settings)
-        key = id(pc)
 
-        @pc.on("track")
-        def on_track(track) -> None:
-            if track.kind == "audio":
-                asyncio.ensure_future(consume_microphone(track, ear))
+        def setup(pc) -> None:
+            @pc.on("track")
+            def on_track(track) -> None:
+                if track.kind == "audio":
+                    asyncio.ensure_future(consume_microphone(track, ear))
 
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                self.viewers.pop(key, None)
-                await ear.close()
-                await pc.close()
-
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
-        except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary
-            await pc.close()
-            return _error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
+        pc = await self._accept_offer(body, setup, on_close=ear.close)
+        if isinstance(pc, web.Response):
+            return pc
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "audio":
                 listen_without_delay(transceiver.receiver)
         await pc.setLocalDescription(await pc.createAnswer())
-        self.viewers[key] = pc
         log.info("the moderator's microphone is on")
         return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type})
 
@@ -196,36 +181,23 @@ class _StageControls:
                                                 for pid, c in cards.items()]})
 
     async def stage_offer(self, request: web.Request) -> web.Response:
-        from aiortc import RTCPeerConnection, RTCSessionDescription
-
         from stage.webrtc import AvatarAudioTrack, AvatarVideoTrack, caption_sender
 
         body = await _json(request, 128 * 1024)
         if isinstance(body, web.Response):
             return body
-        if not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
-            return _error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
-        pc = RTCPeerConnection()
-        key = id(pc)
         stage = self.stage
 
-        @pc.on("datachannel")
-        def on_datachannel(channel) -> None:
-            send = caption_sender(channel)
-            stage.viewers.append(send)
-            channel.on("close", lambda: send in stage.viewers and stage.viewers.remove(send))
+        def setup(pc) -> None:
+            @pc.on("datachannel")
+            def on_datachannel(channel) -> None:
+                send = caption_sender(channel)
+                stage.viewers.append(send)
+                channel.on("close", lambda: send in stage.viewers and stage.viewers.remove(send))
 
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                self.viewers.pop(key, None)
-                await pc.close()
-
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
-        except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary
-            await pc.close()
-            return _error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
+        pc = await self._accept_offer(body, setup)
+        if isinstance(pc, web.Response):
+            return pc
         videos = [t for t in pc.getTransceivers() if t.kind == "video"]
         if len(videos) < len(stage.sessions):
             await pc.close()
@@ -236,9 +208,36 @@ class _StageControls:
         if any(t.kind == "audio" for t in pc.getTransceivers()):
             pc.addTrack(AvatarAudioTrack(clock=stage.now, read=lambda start, count: stage.audio(start)))
         await pc.setLocalDescription(await pc.createAnswer())
-        self.viewers[key] = pc
-        log.info("a stage viewer joined (%d viewers)", len(self.viewers))
+        log.info("a stage viewer joined (%d connections)", len(self.viewers))
         return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type})
+
+    async def _accept_offer(self, body: dict, setup, on_close=None):
+        """A peer connection for a WebRTC offer, or the error to answer with.
+        ``setup(pc)`` adds its handlers first (the offer's tracks are announced
+        while it is applied); a closed or failed connection is freed."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        if not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
+            return _error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
+        pc = RTCPeerConnection()
+        key = id(pc)
+        setup(pc)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self.viewers.pop(key, None)
+                if on_close is not None:
+                    await on_close()
+                await pc.close()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
+        except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary
+            await pc.close()
+            return _error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
+        self.viewers[key] = pc
+        return pc
 
     async def shutdown(self, app) -> None:
         for pc in list(self.viewers.values()):
@@ -263,7 +262,7 @@ class Console(_StageControls):
         self.log.write("opened", show=show.title, panelists=show.panelists)
 
         self.stage = None  # the live stage, once the server has made its panelists
-        self.viewers: dict[int, object] = {}  # stage viewers' peer connections
+        self.viewers: dict[int, object] = {}  # peer connections: stage viewers, the moderator's microphone
 
     def open_stage(self, sessions: dict) -> None:
         from stage.onstage import Stage, Translator

@@ -472,7 +472,7 @@ def test_no_second_caption_line_without_a_translation_model(panel):
 def test_an_answer_keeps_to_its_personas_time_limit(cards, config):
     from avatar.rigs import load_rig
     from stage.events import AnswerEnd
-    from stage.session import OUT_RATE, CallSession
+    from stage.session import CallSession
     from stage.think import thinker_for
     from voices.catalog import VoiceCatalog
 
