@@ -34,6 +34,8 @@ FEED = 500  # messages kept for the console's live transcript
 
 
 class Stage:
+    """The panelists on one clock, the moderator's controls, and what every viewer sees and hears."""
+
     def __init__(self, show: Show, sessions: dict[str, CallSession], audit: AuditLog,
                  translator: "Translator | None" = None):
         self.show = show
