@@ -209,6 +209,17 @@ def bench_call(config: FiresideConfig, quick: bool = False, url: str | None = No
             server.wait(20)
 
 
+async def _first_sound(client, moment: float, seconds: float = 20.0) -> float | None:
+    """When a caller (or stage viewer) first heard sound after ``moment`` (arrival
+    time, as it recorded it), waiting up to ``seconds``; None if nothing came."""
+    import asyncio
+
+    deadline = moment + seconds
+    while client.first_sound_after(moment) is None and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+    return client.first_sound_after(moment)
+
+
 def _start_server(config_text: str, *serve_args: str, port: int = 8765):
     """``fireside serve`` in a child process, once it answers: (process, url)."""
     import subprocess
@@ -268,10 +279,7 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
         while len(client.microphone.ended_at) == count:
             await asyncio.sleep(0.05)
         end = client.microphone.ended_at[-1]
-        deadline = time.perf_counter() + 20
-        while client.first_sound_after(end) is None and time.perf_counter() < deadline:
-            await asyncio.sleep(0.05)
-        heard = client.first_sound_after(end)
+        heard = await _first_sound(client, end)
         if heard is None:
             continue
         latencies.append((heard - end) * 1000)
@@ -388,10 +396,7 @@ async def _measure_panel(url: str, token: str, rounds: int) -> list[dict]:
             asked = time.perf_counter()
             async with http.post(f"{url}/console/ask", json={"text": question, "to": pid}) as response:
                 await response.read()
-            deadline = asked + 20
-            while viewer.first_sound_after(asked) is None and time.perf_counter() < deadline:
-                await asyncio.sleep(0.01)
-            heard = viewer.first_sound_after(asked)
+            heard = await _first_sound(viewer, asked)
             if heard is None:
                 continue
             firsts.append((heard - asked) * 1000)

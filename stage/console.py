@@ -37,16 +37,12 @@ from aiohttp import web
 
 from stage.config import FiresideConfig
 from stage.panel import AuditLog, PanelError, QuestionQueue, RateLimit, TooMany
+from stage.server import WEB, error
 from stage.show import Show
 
 log = logging.getLogger("fireside.console")
 
-WEB = Path(__file__).parent / "web"
 MAX_ASK_BODY = 4 * 1024  # a question and a name, as JSON
-
-
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
 
 
 def panel_folder(config: FiresideConfig, show: Show) -> Path:
@@ -68,13 +64,13 @@ class _StageControls:
         try:
             question = self.queue.get(body["id"]) if body.get("id") else None
         except PanelError as err:
-            return _error(404, str(err))
+            return error(404, str(err))
         text = " ".join(str(question.text if question else body.get("text", "")).split())
         to = to or (question.to if question else None)
         if not text:
-            return _error(400, "ask what? give a queued question's 'id' or a 'text'")
+            return error(400, "ask what? give a queued question's 'id' or a 'text'")
         if to != "all" and to not in self.show.panelists:
-            return _error(400, f"'to' is one of {', '.join(self.show.panelists)} or all")
+            return error(400, f"'to' is one of {', '.join(self.show.panelists)} or all")
         qid = question.id if question else None
         if qid:
             self.queue.mark(qid, "asked", to=to)
@@ -99,7 +95,7 @@ class _StageControls:
             return body
         to = body.get("to")
         if to is not None and to not in self.show.panelists:
-            return _error(400, f"'to' is one of {', '.join(self.show.panelists)}")
+            return error(400, f"'to' is one of {', '.join(self.show.panelists)}")
         self.stage.hold(to)
         return web.json_response({"held": to or self.stage.speaking})
 
@@ -109,9 +105,9 @@ class _StageControls:
             return body
         to, text = body.get("to"), " ".join(str(body.get("text", "")).split())
         if to not in self.show.panelists:
-            return _error(400, f"'to' is one of {', '.join(self.show.panelists)}")
+            return error(400, f"'to' is one of {', '.join(self.show.panelists)}")
         if not text or len(text) > 600:
-            return _error(400, "'text' is 1 to 600 characters")
+            return error(400, "'text' is 1 to 600 characters")
         self.stage.say(to, text)
         return web.json_response({"said": text, "to": to})
 
@@ -120,7 +116,7 @@ class _StageControls:
         if isinstance(body, web.Response):
             return body
         if body.get("to") != "all" and body.get("to") not in self.show.panelists:
-            return _error(400, f"'to' is one of {', '.join(self.show.panelists)} or all")
+            return error(400, f"'to' is one of {', '.join(self.show.panelists)} or all")
         self.stage.selected = body["to"]
         return web.json_response({"selected": self.stage.selected})
 
@@ -152,18 +148,18 @@ class _StageControls:
 
     async def feed(self, request: web.Request) -> web.Response:
         if not self.authorised(request):
-            return _error(401, "the moderator's token is missing or wrong")
+            return error(401, "the moderator's token is missing or wrong")
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _error(400, "'after' is a message number")
+            return error(400, "'after' is a message number")
         return web.json_response([m for m in self.stage.feed if m["seq"] > after])
 
     async def _control(self, request: web.Request, empty_ok: bool = False) -> dict | web.Response:
         if not self.authorised(request):
-            return _error(401, "the moderator's token is missing or wrong")
+            return error(401, "the moderator's token is missing or wrong")
         if self.stage is None:
-            return _error(503, "the stage is not open yet")
+            return error(503, "the stage is not open yet")
         if empty_ok and not (request.content_length or 0):
             return {}
         return await _json(request, MAX_ASK_BODY)
@@ -201,7 +197,7 @@ class _StageControls:
         videos = [t for t in pc.getTransceivers() if t.kind == "video"]
         if len(videos) < len(stage.sessions):
             await pc.close()
-            return _error(400, f"the offer must receive {len(stage.sessions)} videos, one per panelist, in panel order")
+            return error(400, f"the offer must receive {len(stage.sessions)} videos, one per panelist, in panel order")
         for pid, session in stage.sessions.items():
             pc.addTrack(AvatarVideoTrack(clock=stage.now, draw=lambda i, pid=pid: stage.frame(pid, i),
                                          fps=session.renderer.fps))
@@ -218,7 +214,7 @@ class _StageControls:
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
         if not isinstance(body.get("sdp"), str) or body.get("type") != "offer":
-            return _error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
+            return error(400, "the body is a WebRTC offer: {\"sdp\", \"type\": \"offer\"}")
         pc = RTCPeerConnection()
         key = id(pc)
         setup(pc)
@@ -235,7 +231,7 @@ class _StageControls:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
         except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary
             await pc.close()
-            return _error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
+            return error(400, f"malformed SDP offer: {type(exc).__name__}: {exc}")
         self.viewers[key] = pc
         return pc
 
@@ -294,7 +290,7 @@ class Console(_StageControls):
 
     async def ask(self, request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_ASK_BODY:
-            return _error(413, f"a question is at most {MAX_ASK_BODY} bytes of JSON")
+            return error(413, f"a question is at most {MAX_ASK_BODY} bytes of JSON")
         body = await _json(request, MAX_ASK_BODY)
         if isinstance(body, web.Response):
             return body
@@ -303,9 +299,9 @@ class Console(_StageControls):
             self.limit.check(client)
             question = self.queue.submit(body.get("text", ""), body.get("name", ""), client)
         except TooMany as err:
-            return _error(429, str(err))
+            return error(429, str(err))
         except PanelError as err:
-            return _error(400, str(err))
+            return error(400, str(err))
         log.info("question %s from %s", question.id, client)
         return web.json_response({"id": question.id, "status": question.status}, status=201)
 
@@ -319,18 +315,18 @@ class Console(_StageControls):
 
     async def console_page(self, request: web.Request) -> web.StreamResponse:
         if not self.authorised(request):
-            return _error(401, "the console needs the moderator's token: /console?token=...")
+            return error(401, "the console needs the moderator's token: /console?token=...")
         return web.FileResponse(WEB / "console.html")
 
     async def queue_listing(self, request: web.Request) -> web.Response:
         if not self.authorised(request):
-            return _error(401, "the moderator's token is missing or wrong")
+            return error(401, "the moderator's token is missing or wrong")
         return web.json_response({"show": self.show.title, "panelists": self.show.panelists,
                                   "questions": self.queue.listing()})
 
     async def change(self, request: web.Request) -> web.Response:
         if not self.authorised(request):
-            return _error(401, "the moderator's token is missing or wrong")
+            return error(401, "the moderator's token is missing or wrong")
         body = await _json(request, MAX_ASK_BODY)
         if isinstance(body, web.Response):
             return body
@@ -347,11 +343,11 @@ class Console(_StageControls):
             elif action == "move":
                 question = self.queue.move(qid, int(body.get("position", 0)))
             else:
-                return _error(400, "'action' is one of approve, reject, edit, assign, move")
+                return error(400, "'action' is one of approve, reject, edit, assign, move")
         except PanelError as err:
-            return _error(404 if str(err).startswith("no question") else 400, str(err))
+            return error(404 if str(err).startswith("no question") else 400, str(err))
         except (TypeError, ValueError) as err:
-            return _error(400, f"bad value: {err}")
+            return error(400, f"bad value: {err}")
         return web.json_response(asdict(question))
 
 
@@ -360,17 +356,17 @@ async def _json(request: web.Request, limit: int) -> dict | web.Response:
     try:
         raw = await request.content.read(limit + 1)
     except Exception:  # noqa: BLE001 - a client that went away mid-body
-        return _error(400, "the body could not be read")
+        return error(400, "the body could not be read")
     if len(raw) > limit:
-        return _error(413, f"the body is larger than {limit} bytes")
+        return error(413, f"the body is larger than {limit} bytes")
     try:
         import json
 
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        return _error(400, "the body is not UTF-8")
+        return error(400, "the body is not UTF-8")
     except ValueError:
-        return _error(400, "the body must be JSON")
+        return error(400, "the body must be JSON")
     if not isinstance(body, dict):
-        return _error(400, "the body must be a JSON object")
+        return error(400, "the body must be a JSON object")
     return body

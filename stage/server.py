@@ -61,12 +61,13 @@ class CallServer:
         self.calls: dict[str, tuple[RTCPeerConnection, CallSession]] = {}
         self.console = console  # the moderated panel's pages, with a show
         if console is not None:
-            console.open_stage({pid: self.panelist(pid) for pid in console.show.panelists})
+            # panelists on stage: sessions that speak and are seen, with no microphone
+            console.open_stage({pid: self.session_for(pid) for pid in console.show.panelists})
         if config.call.ice_addresses:
             restrict_ice(config.call.ice_addresses)
 
-    def panelist(self, pid: str) -> CallSession:
-        """A panelist on stage: a session that speaks and is seen, with no microphone."""
+    def session_for(self, pid: str) -> CallSession:
+        """A session with a persona: its thinker, voice and face."""
         card = self.cards[pid]
         return CallSession(card.id, thinker_for(card, self.config), self.voices.engine(card.voice),
                            self.rig(card.avatar), self.config.avatar.fps, settings_from(self.config))
@@ -125,11 +126,8 @@ class CallServer:
             return error(404, f"unknown persona {persona!r}; known: {', '.join(self.cards)}")
         if len(self.calls) >= self.config.call.max_calls:
             return error(503, f"the server is at its limit of {self.config.call.max_calls} calls; try again later")
-        card = self.cards[persona]
-
         pc = RTCPeerConnection()
-        session = CallSession(card.id, thinker_for(card, self.config), self.voices.engine(card.voice),
-                              self.rig(card.avatar), self.config.avatar.fps, settings_from(self.config))
+        session = self.session_for(persona)
         # handlers first: the offer's tracks are announced while it is applied
         @pc.on("datachannel")
         def on_datachannel(channel) -> None:
@@ -164,7 +162,7 @@ class CallServer:
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         self.calls[session.id] = (pc, session)
-        log.info("call %s with %s (%d calls)", session.id, card.id, len(self.calls))
+        log.info("call %s with %s (%d calls)", session.id, persona, len(self.calls))
         return web.json_response({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type,
                                   "session": session.id})
 

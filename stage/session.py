@@ -142,27 +142,25 @@ class CallSession:
     def ask(self, question: str, draft: bool = False) -> asyncio.Task:
         """Answer a question, stopping any answer in progress. A draft answer
         is thought and voiced, but plays only once the turn is confirmed."""
-        self.stop_speaking()
-        self._draft = question if draft else None
-        self._go = asyncio.Event()
-        if not draft:
-            self._go.set()
-        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(self.thinker.answer(question), self._go))
-        return self._answer
+        return self._start(self.thinker.answer(question), draft=question if draft else None)
 
     def say(self, text: str, kind: str = "scripted") -> asyncio.Task:
         """Speak ``text`` verbatim (a moderator's line, a holding line), stopping
         any answer in progress."""
-        self.stop_speaking()
-        self._draft = None
-        self._go = asyncio.Event()
-        self._go.set()
-
         async def said():
             yield Clause(text, (), kind)
             yield AnswerEnd(kind)
 
-        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(said(), self._go))
+        return self._start(said())
+
+    def _start(self, events, draft: str | None = None) -> asyncio.Task:
+        """Speak an answer's events in place of whatever was being said."""
+        self.stop_speaking()
+        self._draft = draft
+        self._go = asyncio.Event()
+        if draft is None:
+            self._go.set()
+        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(events, self._go))
         return self._answer
 
     def hold(self) -> asyncio.Task:

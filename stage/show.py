@@ -33,7 +33,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from stage.persona import PersonaCard, UnknownPersona
-from stage.yamlfile import line_of, read_mapping, validate
+from stage.yamlfile import line_of, nodes, read_mapping, validate
 from voices.catalog import UnknownVoice, VoiceCatalog
 
 ALL = "all"
@@ -149,7 +149,7 @@ def load_show(path: Path | str, cards: dict[str, PersonaCard], catalog: VoiceCat
     data = read_mapping(path, ShowError, "show file")
     show = validate(Show, data, path, ShowError)
     show.path = path
-    root = _root(path)
+    root = nodes(path)
 
     def fail(loc: list, message: str):
         line = line_of(root, loc)
@@ -181,8 +181,3 @@ def load_show(path: Path | str, cards: dict[str, PersonaCard], catalog: VoiceCat
                 fail(["segments", i, "wav"], f"{wav} does not exist")
     return show
 
-
-def _root(path: Path):
-    import yaml
-
-    return yaml.compose(path.read_text(encoding="utf-8"))

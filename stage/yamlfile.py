@@ -39,7 +39,7 @@ def validate(model: type[Model], data: dict, path: Path, error: type[Exception])
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        root = _nodes(path)
+        root = nodes(path)
         lines = []
         for e in err.errors():
             loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
@@ -49,7 +49,8 @@ def validate(model: type[Model], data: dict, path: Path, error: type[Exception])
         raise error("\n".join(lines)) from None
 
 
-def _nodes(path: Path):
+def nodes(path: Path):
+    """The file's YAML node tree (for line numbers), or None if it cannot be read."""
     try:
         return yaml.compose(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):

@@ -193,6 +193,11 @@ async def until(condition, seconds: float) -> bool:
     return False
 
 
+async def heard(viewer, since: float, seconds: float) -> bool:
+    """Until the stage is heard after ``since``; False if it stays silent."""
+    return await until(lambda: viewer.first_sound_after(since) is not None, seconds)
+
+
 async def quiet(viewer, seconds: float = 1.5, limit: float = 40) -> None:
     """Until the stage has been silent for ``seconds``."""
     await until(lambda: (viewer.last_sound() or 0) < time.perf_counter() - seconds, limit)
@@ -213,7 +218,7 @@ def test_ask_now_is_answered_on_stage_with_captions_and_sources(panel):
         sent = time.perf_counter()
         status, answer = await control(panel, "/console/ask", {"id": asked["id"]})
         assert status == 200 and answer["to"] == "ravi"
-        assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+        assert await heard(viewer, sent, 30)
         await quiet(viewer)
         await viewer.close()
         return viewer, asked["id"]
@@ -245,7 +250,7 @@ def test_stop_hold_and_say_work_mid_answer(panel, cards):
         # stop: a long approved answer, cut a second in
         sent = time.perf_counter()
         await control(panel, "/console/ask", {"text": "What is open banking?", "to": "ada"})
-        assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+        assert await heard(viewer, sent, 30)
         await asyncio.sleep(1.0)
         stopped = time.perf_counter()
         await control(panel, "/console/stop")
@@ -254,7 +259,7 @@ def test_stop_hold_and_say_work_mid_answer(panel, cards):
         # hold: the speaker says a holding line instead, then idles
         sent = time.perf_counter()
         await control(panel, "/console/ask", {"text": "What is open banking?", "to": "ada"})
-        assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+        assert await heard(viewer, sent, 30)
         await asyncio.sleep(0.8)
         held = time.perf_counter()
         await control(panel, "/console/hold")
@@ -263,7 +268,7 @@ def test_stop_hold_and_say_work_mid_answer(panel, cards):
         # say: the moderator's words, verbatim, from the panelist named
         said = time.perf_counter()
         await control(panel, "/console/say", {"to": "ravi", "text": "We will take one more question."})
-        assert await until(lambda: viewer.first_sound_after(said) is not None, 30)
+        assert await heard(viewer, said, 30)
         await quiet(viewer, 1.5)
         results["say"] = [m for t, m in viewer.messages if t > said and m.get("type") == "caption"]
         await viewer.close()
@@ -366,7 +371,7 @@ def test_a_panelist_whose_model_fails_holds_and_the_panel_goes_on(tmp_path, card
         for pid, question in (("ravi", "How do banks detect fraud?"), ("ada", "When did FPS launch?")):
             sent = time.perf_counter()
             await control(server, "/console/ask", {"text": question, "to": pid})
-            assert await until(lambda: viewer.first_sound_after(sent) is not None, 30)
+            assert await heard(viewer, sent, 30)
             await quiet(viewer, 1.5)
             said[pid] = [m for t, m in viewer.messages if t > sent and m.get("type") == "caption"]
         await viewer.close()
