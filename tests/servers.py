@@ -1,5 +1,6 @@
-"""Real OpenAI-compatible servers for the tests: llama.cpp's server on the
-embedded GGUF, and vLLM (its CPU build, in its own virtual environment)."""
+"""Real servers for the tests: llama.cpp's OpenAI-compatible server on the
+embedded GGUF, vLLM (its CPU build, in its own virtual environment) and the
+LiveKit server (built with Go by `make livekit-server`)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, cmd: list[str], port: int, env: dict | None = None, log: Path | None = None):
+    """A server process of its own, ready once ``health`` answers 200."""
+
+    def __init__(self, cmd: list[str], port: int, env: dict | None = None, log: Path | None = None,
+                 url: str | None = None, health: str | None = None):
         self.port = port
-        self.url = f"http://127.0.0.1:{port}/v1"
+        self.url = url or f"http://127.0.0.1:{port}/v1"
+        self.health = health or f"{self.url}/models"
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL
         self.process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
@@ -38,7 +43,7 @@ class Server:
                 tail = self.log.read_text(errors="replace")[-3000:] if self.log else ""
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{tail}")
             try:
-                with urllib.request.urlopen(f"{self.url}/models", timeout=2) as r:
+                with urllib.request.urlopen(self.health, timeout=2) as r:
                     if r.status == 200:
                         return self
             except OSError:
@@ -75,3 +80,16 @@ def llama_server(gguf: Path, log: Path | None = None) -> Server:
 def vllm_python() -> Path | None:
     python = Path(os.environ.get("FIRESIDE_VLLM_PYTHON", ROOT / ".venv-vllm" / "bin" / "python"))
     return python if python.exists() else None
+
+
+LIVEKIT = ROOT / "build" / "livekit-server"
+LIVEKIT_KEY, LIVEKIT_SECRET = "devkey", "secret"  # the keys of --dev
+
+
+def livekit_server(log: Path | None = None) -> Server:
+    """The open-source LiveKit server in dev mode on free loopback ports:
+    signalling on ``url``, media over one UDP and one TCP port."""
+    port, tcp, udp = free_port(), free_port(), free_port()
+    cmd = [str(LIVEKIT), "--dev", "--bind", "127.0.0.1", "--port", str(port), "--node-ip", "127.0.0.1",
+           "--udp-port", str(udp), "--config-body", f"rtc: {{tcp_port: {tcp}}}"]
+    return Server(cmd, port, log=log, url=f"ws://127.0.0.1:{port}", health=f"http://127.0.0.1:{port}/").wait_ready(60)
