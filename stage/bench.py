@@ -15,6 +15,8 @@ from stage.config import FiresideConfig
 def run(name: str, config: FiresideConfig, quick: bool = False, llm: list[str] = (), url: str | None = None) -> list[dict]:
     if name == "think":
         return bench_think(config, quick, llm)
+    if name == "answers":
+        return bench_answers(config, quick, llm)
     if name == "call":
         return bench_call(config, quick, url)
     return {"render": bench_render, "tts": bench_tts, "listen": bench_listen,
@@ -108,7 +110,9 @@ THINK_QUESTIONS = [
 
 
 def bench_think(config: FiresideConfig, quick: bool = False, urls: list[str] = ()) -> list[dict]:
-    """Time to the first speakable clause, p50 and p95, per model backend."""
+    """Time to the first speakable clause, p50 and p95: extractive answers (no
+    model), then generated ones per model backend; then retrieval over a large
+    knowledge base."""
     import asyncio
 
     from stage.events import AnswerEnd
@@ -118,10 +122,12 @@ def bench_think(config: FiresideConfig, quick: bool = False, urls: list[str] = (
     cards = load_personas(config.personas.folder)
     rounds = 1 if quick else 3
     records = []
-    for backend in ["embedded", *urls]:
+    for mode, backend in [("extractive", "embedded"), ("generated", "embedded"), *(("generated", u) for u in urls)]:
         thinkers = {pid: thinker_for(card, config, backend) for pid, card in cards.items()}
         for thinker in thinkers.values():
-            thinker.warm()
+            thinker.mode = mode
+            if mode == "generated":
+                thinker.warm()
 
         async def measure() -> tuple[list[float], list[float]]:
             firsts, tokens = [], []
@@ -135,12 +141,125 @@ def bench_think(config: FiresideConfig, quick: bool = False, urls: list[str] = (
             return firsts, tokens
 
         firsts, tokens = asyncio.run(measure())
-        label = "embedded" if backend == "embedded" else backend
-        records += [
-            _record(f"think.{label}.first_clause.p50", _percentile(firsts, 0.5), "ms"),
-            _record(f"think.{label}.first_clause.p95", _percentile(firsts, 0.95), "ms"),
-            _record(f"think.{label}.first_token.p50", _percentile(tokens, 0.5), "ms"),
-        ]
+        label = mode if backend == "embedded" else f"{mode}.{backend}"
+        records += [_record(f"think.{label}.first_clause.p50", _percentile(firsts, 0.5), "ms"),
+                    _record(f"think.{label}.first_clause.p95", _percentile(firsts, 0.95), "ms")]
+        if tokens:
+            records.append(_record(f"think.{label}.first_token.p50", _percentile(tokens, 0.5), "ms"))
+    return records + bench_retrieval(config, quick)
+
+
+def bench_retrieval(config: FiresideConfig, quick: bool = False, folder: str = "/usr/share/doc",
+                    wanted: int = 2000) -> list[dict]:
+    """Hybrid retrieval over a knowledge base of at least ``wanted`` passages:
+    the persona's own documents and the Markdown, HTML and text documentation
+    Debian installs (real documents, on every machine). Index build time cold
+    and from the cache, the memory the index takes, and retrieval's p50 and p95
+    for the question set's questions."""
+    import tempfile
+    from pathlib import Path
+
+    from stage import knowledge as kb
+    from stage.documents import FORMATS, read_document, DocumentError
+    from stage.embed import embedder
+    from stage.evaluate import load_questions
+    from stage.persona import load_personas
+
+    card = load_personas(config.personas.folder)["ada"]
+    wanted = 300 if quick else wanted
+    documents, passages = [], sum(len(read_document(p, p.name)) for p in card.knowledge_paths())
+    for path in sorted(Path(folder).rglob("*")):
+        if passages >= wanted:
+            break
+        if path.is_file() and path.suffix.lower() in FORMATS and path.stat().st_size > 2000:
+            try:
+                passages += len(read_document(path))
+            except DocumentError:
+                continue
+            documents.append(str(path))
+    card = card.model_copy(update={"knowledge": [*card.knowledge, *documents]})
+    embedder()  # loaded once, not counted as the index's
+
+    def rss() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["FIRESIDE_CACHE"], previous = cache, os.environ.get("FIRESIDE_CACHE")
+        try:
+            before, started = rss(), time.perf_counter()
+            index = kb.Knowledge(card, progress=True)
+            cold = time.perf_counter() - started
+            memory = rss() - before
+            started = time.perf_counter()
+            index = kb.Knowledge(card)
+            warm = time.perf_counter() - started
+        finally:
+            if previous is None:
+                os.environ.pop("FIRESIDE_CACHE")
+            else:
+                os.environ["FIRESIDE_CACHE"] = previous
+    questions = [q.question for q in load_questions()]
+    times = []
+    for question in questions * (1 if quick else 3):
+        index._last = ("", index._last[1])  # each question embedded anew, as a new question is
+        started = time.perf_counter()
+        index.rank(question, 2)
+        times.append((time.perf_counter() - started) * 1000)
+    return [_record("retrieval.documents", len(card.knowledge), "files"),
+            _record("retrieval.passages", len(index.passages), "passages"),
+            _record("retrieval.sentences", len(index.sentences), "sentences"),
+            _record("retrieval.build_cold", cold, "s"), _record("retrieval.build_cached", warm, "s"),
+            _record("retrieval.index_memory", memory, "MiB"),
+            _record("retrieval.p50", _percentile(times, 0.5), "ms"),
+            _record("retrieval.p95", _percentile(times, 0.95), "ms")]
+
+
+def bench_answers(config: FiresideConfig, quick: bool = False, urls: list[str] = ()) -> list[dict]:
+    """Answer quality on the question set, per answer mode and split: correct
+    with the right source, fragments, unsupported clauses, and out-of-knowledge
+    questions declined. Every failure is printed, so a figure can be read."""
+    import asyncio
+
+    from rich.console import Console
+
+    from stage.evaluate import judge, load_questions
+    from stage.persona import load_personas
+    from stage.think import Thinker, collect, thinker_for
+
+    cards = load_personas(config.personas.folder)
+    questions = load_questions()
+    if quick:
+        questions = questions[::4]
+    out = Console(stderr=True)
+    records = []
+    runs = [("extractive", "embedded"), ("generated", "embedded")] + [("generated", url) for url in urls]
+    for mode, backend in runs:
+        thinkers: dict[str, Thinker] = {}
+        verdicts = []
+        for q in questions:
+            if q.persona not in thinkers:
+                thinkers[q.persona] = thinker_for(cards[q.persona], config, backend)
+                thinkers[q.persona].mode = mode
+            events = asyncio.run(collect(thinkers[q.persona], q.question))
+            verdicts.append(judge(q, events, thinkers[q.persona].knowledge))
+        label = mode if backend == "embedded" else f"{mode}.{backend}"
+        for split in ("dev", "test"):
+            chosen = [v for v in verdicts if v.question.split == split]
+            inside = [v for v in chosen if not v.question.out_of_knowledge]
+            outside = [v for v in chosen if v.question.out_of_knowledge]
+            records += [
+                _record(f"answers.{label}.{split}.correct", 100 * sum(v.correct for v in inside) / max(1, len(inside)), "%"),
+                _record(f"answers.{label}.{split}.fragments", sum(v.fragment for v in chosen), "answers"),
+                _record(f"answers.{label}.{split}.unsupported", sum(len(v.unsupported) for v in chosen), "clauses"),
+                _record(f"answers.{label}.{split}.held_out_of_knowledge", 100 * sum(v.correct for v in outside) / max(1, len(outside)), "%"),
+            ]
+        for v in verdicts:
+            if not v.correct or v.fragment or v.unsupported:
+                out.print(f"[{label} {v.question.split}] {v.question.persona}: {v.question.question}\n"
+                          f"  -> {v.outcome}: {v.answer}\n  sources {list(v.sources)}; expected {v.question.address} "
+                          f"{list(v.question.key)}" + (" FRAGMENT" if v.fragment else "")
+                          + (f" UNSUPPORTED {v.unsupported}" if v.unsupported else ""), highlight=False, markup=False)
     return records
 
 

@@ -13,6 +13,31 @@ _PHRASE_OPENERS = frozenset("and but or because which that who by with when wher
 _CLAUSE_END = re.compile(r"[,;:]\s|[—–]\s?|[，；：]")  # "3,000" and "10:30" are no clause ends
 
 
+def _abbreviation(head: str) -> bool:
+    """Does ``head`` end in an abbreviation or an initial ("e.g.", "J.")?"""
+    words = head.split()
+    last = words[-1].lower().rstrip(".!?…") if words else ""
+    return last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
+
+
+def ends_sentence(text: str) -> bool:
+    """Does the text end a sentence (not a clause, nor a colon before a list)?"""
+    return text.strip().rstrip("\"'”’)]")[-1:] in (".", "!", "?", "…", "。", "！", "？")
+
+
+def sentences(text: str) -> list[str]:
+    """The whole sentences of a text, in order; what follows the last full
+    stop is a sentence too."""
+    text = " ".join(text.split()) + " "
+    found, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if not _abbreviation(text[start: match.start() + 1]):
+            found.append(text[start: match.end()].strip())
+            start = match.end()
+    found.append(text[start:].strip())
+    return [s for s in found if any(c.isalnum() for c in s)]
+
+
 class ClauseSplitter:
     """Feed text as it streams; take clauses out as they complete.
 
@@ -43,7 +68,7 @@ class ClauseSplitter:
     def _next(self) -> str | None:
         for match in _SENTENCE_END.finditer(self.buffer):
             head = self.buffer[: match.end()]
-            if self._abbreviation(head[: match.start() + 1]):
+            if _abbreviation(head[: match.start() + 1]):
                 continue
             return self._take(match.end())
         minimum = self.first_words if self.emitted == 0 else self.long_words
@@ -58,11 +83,6 @@ class ClauseSplitter:
                 if word in _PHRASE_OPENERS and len(before.split()) >= self.first_words:
                     return self._take(match.start())
         return None
-
-    def _abbreviation(self, head: str) -> bool:
-        words = head.split()
-        last = words[-1].lower().rstrip(".!?…") if words else ""
-        return last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
 
     def _take(self, end: int) -> str | None:
         clause, self.buffer = " ".join(self.buffer[:end].split()), self.buffer[end:]

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from avatar.rigs import RigError
 from stage.config import ConfigError, FiresideConfig, load_config
+from stage.documents import DocumentError
 from stage.llm import ModelError
 from stage.persona import PersonaError, UnknownPersona
 from stage.say import OutputError
@@ -26,7 +27,7 @@ class AudioError(ValueError):
 
 # errors that come from what the user asked for: a message, no traceback
 USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable,
-               PersonaError, UnknownPersona, ModelError, AudioError, ShowError)
+               PersonaError, UnknownPersona, ModelError, AudioError, ShowError, DocumentError)
 
 out = Console()
 err = Console(stderr=True)
@@ -62,13 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts", "think", "listen", "call", "rehearse", "panel"])
+    bench.add_argument("name", choices=["render", "tts", "think", "answers", "listen", "call", "rehearse", "panel"])
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument("--llm", action="append", default=[],
                        help="think: also measure this OpenAI-compatible server (repeatable)")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
+
+    knowledge = commands.add_parser("knowledge", help="a persona's documents: list them, add more")
+    actions = knowledge.add_subparsers(required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="the documents and how many passages each gave (builds the index)")
+    show.add_argument("persona")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_knowledge_show)
+    add = actions.add_parser("add", help="give a persona documents (Markdown, PDF, HTML, text)")
+    add.add_argument("persona")
+    add.add_argument("files", nargs="+", type=Path)
+    add.set_defaults(run=_knowledge_add)
 
     personas = commands.add_parser("personas", help="list the persona cards")
     personas.add_argument("--json", action="store_true")
@@ -221,6 +233,51 @@ def _personas(args, config: FiresideConfig) -> int:
     return 0
 
 
+def _card(config: FiresideConfig, persona: str):
+    cards = _load_personas(config)
+    if persona not in cards:
+        raise UnknownPersona(persona, sorted(cards))
+    return cards[persona]
+
+
+def _knowledge_show(args, config: FiresideConfig) -> int:
+    from stage.knowledge import Knowledge
+
+    knowledge = Knowledge(_card(config, args.persona), progress=True)
+    rows = [{"document": d.source, "passages": d.passages, "error": d.error} for d in knowledge.documents]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    table = Table("document", "passages", "status", title=f"{args.persona}: {len(knowledge.passages)} passages")
+    for r in rows:
+        table.add_row(r["document"], str(r["passages"]), f"[red]{r['error']}[/]" if r["error"] else "ok")
+    out.print(table)
+    return 0
+
+
+def _knowledge_add(args, config: FiresideConfig) -> int:
+    """Each file is read first: one that cannot be is reported and not added."""
+    import shutil
+
+    from stage.documents import read_document
+    from stage.knowledge import Knowledge, added_dir
+
+    card = _card(config, args.persona)
+    folder, failed = added_dir(card.id), 0
+    for path in args.files:
+        try:
+            passages = read_document(path)
+        except DocumentError as error:
+            err.print(f"[bold red]fireside: error:[/] persona {card.id}: {path}: {error}", highlight=False)
+            failed += 1
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / path.name)
+        out.print(f"added {path} to {card.id} ({len(passages)} passages)", highlight=False)
+    Knowledge(card, progress=True)  # index what was added now, not at the first question
+    return 2 if failed else 0
+
+
 def _ask(args, config: FiresideConfig) -> int:
     import asyncio
     import dataclasses
@@ -246,9 +303,10 @@ def _ask(args, config: FiresideConfig) -> int:
                           highlight=False)
             elif isinstance(event, AnswerEnd):
                 out.print()
-                out.print(f"[bold]sources:[/] {', '.join(event.sources) or '(none)'}", highlight=False)
+                out.print(f"[bold]sources:[/] {'; '.join(event.titles or event.sources) or '(none)'}", highlight=False)
                 timings = ", ".join(f"{k} {v:g}" for k, v in event.timings.items())
-                out.print(f"[bold]{event.outcome}[/] via {thinker.model.name}: {timings}", highlight=False)
+                via = thinker.model.name if thinker.mode == "generated" else "the sources' own sentences"
+                out.print(f"[bold]{event.outcome}[/] ({thinker.mode}) via {via}: {timings}", highlight=False)
 
     asyncio.run(run())
     return 0

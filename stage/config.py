@@ -63,6 +63,9 @@ class LLMSettings(Section):
     stall_seconds: float = Field(default=3.0, gt=0, le=120)
     threads: int | None = Field(default=None, ge=1)  # embedded: default half the cores
     passages: int = Field(default=2, ge=1, le=8)
+    # extractive: the sources' own sentences; generated: the model writes, each
+    # sentence checked; auto: extractive with the embedded model, else generated
+    answer_mode: Literal["auto", "extractive", "generated"] = "auto"
 
     @field_validator("backend")
     @classmethod

@@ -105,13 +105,16 @@ class GuardrailDecision:
 class Clause:
     """A speakable piece of an answer, with the sources it rests on.
 
-    ``kind``: "model" (generated), "approved" (spoken verbatim from the card)
-    or "holding" (a holding line instead of a guess).
+    ``kind``: "model" (generated), "extractive" (a source's own sentence),
+    "approved" (spoken verbatim from the card) or "holding" (a holding line
+    instead of a guess). ``titles``: the sources as a person reads them
+    ("Payments: Faster Payment System"), one for each of ``sources``.
     """
 
     text: str
     sources: tuple[str, ...] = ()
     kind: str = "model"
+    titles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class AnswerEnd:
     outcome: str  # "answered" | "approved" | "held" | "trimmed"
     sources: tuple[str, ...] = ()
     timings: dict = field(default_factory=dict)
+    titles: tuple[str, ...] = ()  # the sources as a person reads them
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,25 @@ import logging
 import re
 
 from stage.events import GuardrailDecision
-from stage.knowledge import Passage, content_words
+from stage.documents import Passage
+from stage.knowledge import content_words
 from stage.persona import PersonaCard
 
 log = logging.getLogger("fireside.guardrails")
 
 WORDS_PER_SECOND = 2.6  # a calm speaking pace
-# a clause must share this much of its meaning with the knowledge it was given
+# a clause must share this much of its meaning with the knowledge it was given ...
 MIN_SUPPORT = 0.4
+# ... and each generated sentence must say what one of its source sentences
+# says, at least this closely (MiniLM cosine). Calibrated on the question set's
+# dev split: the persona cards' approved answers, faithful paraphrases written
+# by people, scored 0.54-0.96 against the sections they cite (short rhetorical
+# lines such as "Slow down." 0.03-0.14); the small model's off-topic and
+# contradicting sentences ("No, it cannot be biased.") 0.04-0.22. Its
+# inventions built from source words scored 0.62-0.73, inside the faithful
+# range: no threshold on this similarity separates them, which is why the
+# embedded model answers extractively by default.
+MIN_SIMILARITY = 0.55
 
 _INJECTION = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|rules?|prompts?|guidelines?|guardrails?|persona|programming)\b",
@@ -81,6 +92,7 @@ class AnswerCheck:
         self.card = card
         self.words = 0
         self.grounded = bool(passages)
+        self.asked = content_words(question)
         self.known = content_words(" ".join([question, card.name, card.title, *(p.text for p in passages)]))
 
     def clause(self, text: str) -> tuple[str | None, GuardrailDecision | None]:
@@ -94,6 +106,8 @@ class AnswerCheck:
                 return None, _decision("output", "block", "personal-data", f"the answer contains a {kind}")
         if self.grounded:
             words = content_words(text)
+            if words and words <= self.asked:
+                return None, _decision("output", "block", "echo", f"the answer only says the question again: {text!r}")
             numbers = {w for w in words if w[0].isdigit()}
             if numbers - self.known:
                 return None, _decision("output", "block", "unsupported",
@@ -108,3 +122,11 @@ class AnswerCheck:
                                    f"the answer would run past {self.card.max_answer_seconds:g} s of speech")
         self.words += words
         return text, None
+
+    @staticmethod
+    def sentence(text: str, similarity: float) -> GuardrailDecision | None:
+        """A whole generated sentence, and its similarity to its closest source sentence."""
+        if similarity < MIN_SIMILARITY:
+            return _decision("output", "block", "unsupported",
+                             f"no source sentence says this (similarity {similarity:.2f}): {text!r}")
+        return None

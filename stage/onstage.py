@@ -162,10 +162,11 @@ class Stage:
                 self.audit.write("guardrail", panelist=pid, **asdict(event))
                 self.publish({"type": "decision", "panelist": pid, **asdict(event)}, viewers=False)
             elif isinstance(event, Clause):
-                self.publish({"type": "clause", "panelist": pid, "text": event.text,
-                               "sources": list(event.sources), "kind": event.kind}, viewers=False)
+                self.publish({"type": "clause", "panelist": pid, "text": event.text, "sources": list(event.sources),
+                              "titles": list(event.titles), "kind": event.kind}, viewers=False)
             elif isinstance(event, AnswerEnd):
-                self.audit.write("answer", panelist=pid, outcome=event.outcome, sources=list(event.sources))
+                self.audit.write("answer", panelist=pid, outcome=event.outcome, sources=list(event.sources),
+                                 titles=list(event.titles))
         return observe
 
     def publish(self, message: dict, viewers: bool = True) -> dict:

@@ -8,6 +8,7 @@ the file, the field and the reason.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,6 +52,8 @@ class PersonaCard(BaseModel):
     off_limits: list[OffLimits] = []
     holding_lines: list[str] = Field(min_length=1)
     max_answer_seconds: float = Field(default=25, gt=0, le=300)
+    # extractive or generated answers for this persona (default: the config's llm.answer_mode)
+    answer_mode: Literal["extractive", "generated"] | None = None
     # the LoRA adapter that vLLM serves for this persona (the request's model name)
     adapter: str | None = None
     root: Path = Field(default=PROMPTS, exclude=True)

@@ -68,6 +68,9 @@ class Turn:
     start: float = 0.0
     end: float = 0.0
     sources: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)  # the sources as a person reads them
+    # what was said, sentence by sentence, with the titles of the sources each came from
+    cited: list[dict] = field(default_factory=list)
     guardrails: list[dict] = field(default_factory=list)  # every decision other than allow
     outcome: str = "spoken"  # answers: answered | approved | held | trimmed | cut at the time limit
     first_audio_ms: float | None = None  # answers: thinking and voicing before the first words
@@ -258,7 +261,7 @@ class Rehearsal:
                     break  # the persona's time is up: what is said so far stands
             elif isinstance(event, AnswerEnd):
                 turn.outcome = event.outcome
-                turn.sources = list(event.sources)
+                turn.sources, turn.titles = list(event.sources), list(event.titles)
         return self._speak(plan, turn, clauses, clock, voiced)
 
     def _speak(self, plan: Plan, turn: Turn, clauses: list[Clause], clock: float,
@@ -279,6 +282,11 @@ class Rehearsal:
         turn.text = " ".join(c.text for c in clauses)
         if not turn.sources:
             turn.sources = list(dict.fromkeys(s for c in clauses for s in c.sources))
+        for clause in clauses:  # the clauses of one source's sentence read as one line
+            if turn.cited and turn.cited[-1]["titles"] == list(clause.titles) and clause.titles:
+                turn.cited[-1]["text"] += " " + clause.text
+            elif clause.titles:
+                turn.cited.append({"text": clause.text, "titles": list(clause.titles)})
         plan.turns.append(turn)
         plan.advance(clock)
         return clock

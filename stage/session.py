@@ -85,6 +85,7 @@ class CallSession:
         self.time_limit = thinker.card.max_answer_seconds  # seconds of speech an answer may take
         self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
         self._answer: asyncio.Task | None = None
+        self._answers = 0  # answers started: a caption's "answer" says which one its words belong to
         self._draft: str | None = None  # the question a draft answer is being prepared for
         self.timeline: dict[str, float] = {}
         self._go = asyncio.Event()
@@ -160,7 +161,8 @@ class CallSession:
         self._go = asyncio.Event()
         if draft is None:
             self._go.set()
-        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(events, self._go))
+        self._answers += 1
+        self._answer = asyncio.get_running_loop().create_task(self._speak_answer(events, self._go, self._answers))
         return self._answer
 
     def hold(self) -> asyncio.Task:
@@ -173,7 +175,7 @@ class CallSession:
             self._answer.cancel()
         self._draft = None
 
-    async def _speak_answer(self, answer, go: asyncio.Event) -> None:
+    async def _speak_answer(self, answer, go: asyncio.Event, number: int) -> None:
         """Voice and play an answer's events as they come; the persona's time
         limit ends it after the clause that crosses it."""
         loop = asyncio.get_running_loop()
@@ -191,7 +193,7 @@ class CallSession:
                     async for piece in self._voiced(event, loop):
                         self.timeline.setdefault("first_voiced", self.now())
                         await go.wait()
-                        self._play(piece, event, loop)
+                        self._play(piece, event, loop, number)
                         started = self._speech_end - piece.audio.duration if started is None else started
                     if started is not None and self._speech_end - started >= self.time_limit:
                         self._record(AnswerEnd("cut at the time limit"))
@@ -203,7 +205,8 @@ class CallSession:
                     timeline = {k: round(v - self.timeline.get("speech_end", 0.0), 3)
                                 for k, v in self.timeline.items() if k != "speech_end"}
                     self._send_after_speech({"type": "answer_end", "outcome": event.outcome,
-                                             "sources": list(event.sources), "timings": event.timings,
+                                             "sources": list(event.sources), "titles": list(event.titles),
+                                             "timings": event.timings,
                                              "after_speech_end": timeline}, loop)
         finally:
             await answer.aclose()
@@ -222,7 +225,7 @@ class CallSession:
         except SpeechError as err:
             log.warning("session %s: cannot say %r: %s", self.id, clause.text, err)
 
-    def _play(self, piece: Speech, clause: Clause, loop) -> None:
+    def _play(self, piece: Speech, clause: Clause, loop, answer: int) -> None:
         self.timeline.setdefault("first_audio_scheduled", self.now())
         # the first instant not yet sent (the transport reads 20 ms at a time)
         start = max(self.now() + LEAD, self.playback.read_to / OUT_RATE, self._speech_end)
@@ -235,7 +238,8 @@ class CallSession:
             self.listener.add_playback(placed.audio)
         self._record(("speech", start, placed.audio.end, piece.text))
         message = {"type": "caption", "speaker": self.persona_id, "text": piece.text, "final": True,
-                   "sources": list(clause.sources), "kind": clause.kind, "start": start, "end": placed.audio.end}
+                   "sources": list(clause.sources), "titles": list(clause.titles), "kind": clause.kind,
+                   "answer": answer, "start": start, "end": placed.audio.end}
         # the caption shows when its words are heard, not before
         handle = loop.call_at(loop.time() + (start - self.now()), self._send_if_not_cut, message, start)
         self._captions_due = [(t, h) for t, h in self._captions_due if t > self.now()] + [(start, handle)]

@@ -129,7 +129,7 @@ def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server
     person = [c["text"] for c in client.captions("person") if c["final"]]
     assert person and "launch" in person[0].lower()
     avatar = client.captions("avatar")
-    assert avatar and all(c["sources"] for c in avatar if c["kind"] == "model")
+    assert avatar and all(c["sources"] and c["titles"] for c in avatar if c["kind"] in ("model", "extractive"))
     # video: 25 frames a second, stamped on the session clock
     pts = [p for _, p, _ in client.frames]
     gaps = np.diff(pts)
@@ -250,11 +250,11 @@ def test_the_page_in_chromium(server, joe, tmp_path):
                 window.samples.push([d, Math.sqrt(e / buf.length)]);
             }, 100);
         }""")
-        page.wait_for_function("[...document.querySelectorAll('#captions li.avatar')].length >= 2", timeout=60000)
+        page.wait_for_selector("#captions li.avatar .sources", timeout=60000)
         page.wait_for_timeout(3000)
         person = " ".join(page.locator("#captions li.person").all_inner_texts())
         avatar = page.locator("#captions li.avatar").all_inner_texts()
-        generated = page.locator("#captions li.avatar.model").all_inner_texts()
+        answered = page.locator("#captions li.avatar.extractive, #captions li.avatar.model").all_inner_texts()
         samples = page.evaluate("window.samples")
         page.screenshot(path=str(tmp_path / "call.png"))
         page.click("#hangup")
@@ -262,8 +262,10 @@ def test_the_page_in_chromium(server, joe, tmp_path):
     # the person's words are captioned (Chromium's audio processing and Whisper tiny.en
     # sometimes mishear a word: "detect fried"; word error is measured in test_listen)
     assert sum(word in person.lower() for word in ("bank", "detect", "fraud")) >= 2, person
-    # an answer is captioned; what the model said shows its sources (a holding line has none)
-    assert len(avatar) >= 2 and all("Sources:" in a for a in generated)
+    # an answer is one caption, grown clause by clause as it is heard, with its sources under
+    # it as readable titles, not file paths (a holding line has none)
+    assert avatar and answered and all("Sources:" in a and "knowledge/" not in a for a in answered), avatar
+    assert all(len(a.split("Sources:")[0].split()) > 8 for a in answered), answered
     moving = [d for d, level in samples if level > 0.02]
     still = [d for d, level in samples if level < 0.002]
     assert moving and still and np.mean(moving) > 4 * np.mean(still) + 20

@@ -9,7 +9,8 @@ import pytest
 
 from stage.clauses import ClauseSplitter
 from stage.guardrails import AnswerCheck, check_question
-from stage.knowledge import Knowledge, split_markdown
+from stage.documents import read_markdown
+from stage.knowledge import Knowledge
 from stage.persona import PersonaError, load_persona
 
 
@@ -70,9 +71,10 @@ def test_broken_yaml_card_names_the_line(tmp_path):
 
 
 def test_markdown_becomes_sourced_passages():
-    passages = split_markdown("# Title\n\n## First part\nAlpha beta.\n\n## Second part\nGamma.\n", "kb/x.md")
-    assert [(p.source, p.text) for p in passages] == [
-        ("kb/x.md#first-part", "First part: Alpha beta."), ("kb/x.md#second-part", "Second part: Gamma.")]
+    passages = read_markdown("# Title\n\n## First part\nAlpha beta.\n\n## Second part\nGamma.\n", "kb/x.md", "x")
+    assert [(p.source, p.title, p.text) for p in passages] == [
+        ("kb/x.md#first-part", "Title: First part", "Alpha beta."),
+        ("kb/x.md#second-part", "Title: Second part", "Gamma.")]
 
 
 @pytest.mark.parametrize("persona, question, source", [

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from markupsafe import escape
 
 from stage.cli import main as fireside
 from stage.rehearse import rehearse
@@ -59,15 +60,23 @@ def test_the_demo_show_renders_video_captions_and_report(demo):
     assert frames[0].shape == (720, 1280, 3)
     # every turn of the show is in the report, with its speaking time
     kinds = [t["kind"] for t in demo.report["turns"]]
-    assert kinds.count("answer") == 4 and kinds.count("question") == 3 and "line" in kinds
+    assert kinds.count("answer") == 5 and kinds.count("question") == 4 and "line" in kinds
     assert all(t["speaking_seconds"] > 0.3 for t in demo.report["turns"])
     answers = [t for t in demo.report["turns"] if t["kind"] == "answer"]
     assert all(t["first_audio_ms"] > 0 for t in answers)
-    assert [t["name"] for t in answers] == ["Ada Lim", "Ravi Menon", "Ada Lim", "Ravi Menon"]
+    assert [t["name"] for t in answers] == ["Ada Lim", "Ravi Menon", "Ada Lim", "Ada Lim", "Ravi Menon"]
     summary = demo.report["summary"]
-    assert summary["planned_seconds"] == 77.0 and abs(summary["duration_seconds"] - total) < 0.01
+    assert summary["planned_seconds"] == 92.0 and abs(summary["duration_seconds"] - total) < 0.01
     html = (demo.folder / "report.html").read_text(encoding="utf-8")
     assert "AI and the future of banking" in html and "Ravi Menon" in html
+    # the question about the sandbox report is answered from the PDF, cited by title and page,
+    # sentence by sentence
+    report = answers[2]
+    assert any(s.startswith("knowledge/ada/genai-sandbox-report.pdf#page=") for s in report["sources"])
+    assert report["cited"] and all(c["titles"] for c in report["cited"])
+    title = report["cited"][0]["titles"][0]
+    assert title.startswith("Findings of Harbourside Bank") and ", page " in title and escape(title) in html
+    assert "knowledge/ada/genai-sandbox-report.pdf" not in html
 
 
 def test_captions_are_timed_to_the_speech(demo):
@@ -234,4 +243,4 @@ def test_answers_from_an_openai_compatible_server(cards, catalog, config, llama_
     answer = result.report["turns"][1]
     assert answer["kind"] == "answer" and answer["text"]
     assert not [g for g in answer["guardrails"] if g["rule"] == "model-failure"]
-    assert answer["sources"] == ["knowledge/ravi/scams.md#how-banks-detect-fraud"]
+    assert "knowledge/ravi/scams.md#how-banks-detect-fraud" in answer["sources"]

@@ -4,36 +4,50 @@
 const $ = (id) => document.getElementById(id);
 let pc = null;
 let partial = null; // the caption line of the person's words in progress
+let answering = null; // the avatar's answer being heard: {answer, li, titles}
 
 function status(text) { $("status").textContent = text; }
 
-function addCaption(who, text, cls, sources) {
+function addCaption(who, text, cls) {
   const li = document.createElement("li");
   li.className = cls;
   const name = document.createElement("span");
   name.className = "who";
   name.textContent = who;
-  li.append(name, document.createTextNode(text));
-  if (sources && sources.length) {
-    const s = document.createElement("span");
-    s.className = "sources";
-    s.textContent = "Sources: " + sources.join(", ");
-    li.append(s);
-  }
+  const words = document.createElement("span");
+  words.className = "words";
+  words.textContent = text;
+  li.append(name, words);
   $("captions").append(li);
   li.scrollIntoView({ block: "end" });
   return li;
+}
+
+// one caption per answer: its words grow as they are heard, its sources (readable titles) under it
+function avatarCaption(m) {
+  if (!answering || answering.answer !== m.answer) {
+    const name = $("persona").selectedOptions[0].textContent.split(" (")[0];
+    answering = { answer: m.answer, li: addCaption(name + " (AI)", "", "avatar " + m.kind), titles: [] };
+  }
+  const words = answering.li.querySelector(".words");
+  words.textContent = (words.textContent + " " + m.text).trim();
+  for (const t of m.titles || []) if (!answering.titles.includes(t)) answering.titles.push(t);
+  if (answering.titles.length) {
+    let s = answering.li.querySelector(".sources");
+    if (!s) { s = document.createElement("span"); s.className = "sources"; answering.li.append(s); }
+    s.textContent = "Sources: " + answering.titles.join("; ");
+  }
+  answering.li.scrollIntoView({ block: "end" });
 }
 
 function onMessage(event) {
   const m = JSON.parse(event.data);
   if (m.type === "caption" && m.speaker === "person") {
     if (!partial) partial = addCaption("You", "", "person partial");
-    partial.lastChild.textContent = m.text;
+    partial.querySelector(".words").textContent = m.text;
     if (m.final) { partial.classList.remove("partial"); partial = null; }
   } else if (m.type === "caption") {
-    const name = $("persona").selectedOptions[0].textContent.split(" (")[0];
-    addCaption(name + " (AI)", m.text, "avatar " + m.kind, m.sources);
+    avatarCaption(m);
   } else if (m.type === "stopped") {
     addCaption("", "(interrupted)", "notice");
   } else if (m.type === "guardrail") {
