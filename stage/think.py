@@ -29,7 +29,8 @@ from stage.clauses import ClauseSplitter, ends_sentence
 from stage.compose import extract
 from stage.events import AnswerEnd, Clause, GuardrailDecision
 from stage.guardrails import AnswerCheck, check_question
-from stage.knowledge import Knowledge, Passage
+from stage.documents import Passage
+from stage.knowledge import Knowledge
 from stage.llm import ChatModel, ModelError
 from stage.persona import PersonaCard
 from voices.speech import speakable_pieces
@@ -138,7 +139,6 @@ class Thinker:
 
         numbers = [i for i, _ in ranked]
         passages = [self.knowledge.passages[i] for i in numbers]
-        sources = tuple(dict.fromkeys(p.source for p in passages))
         check = AnswerCheck(self.card, question, passages)
         stream = self.model.stream(self.messages(question, passages), max_tokens=self.settings.max_tokens,
                                    temperature=self.settings.temperature, model=self.card.adapter)
@@ -204,8 +204,8 @@ class Thinker:
         if stopped is not None and stopped.rule == "length":
             yield AnswerEnd("trimmed", sources, {**timings, "total_ms": ms()})
             return
-        if stopped is not None or not spoken or not ends_sentence(spoken[-1].text):
-            # unsupported, failed, said nothing or ended mid-sentence: the sources finish the answer
+        if stopped is not None or not spoken:
+            # unsupported, or nothing whole was said (an unfinished sentence never is): the sources finish the answer
             for event in replacement(stopped):
                 timings.setdefault("first_clause_ms", ms())
                 yield event
