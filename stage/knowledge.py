@@ -108,7 +108,7 @@ class Knowledge:
         self.documents: list[Document] = []
         self.passages: list[Passage] = []
         self.sentences: list[str] = []
-        self.owner: list[int] = []  # the passage each sentence is in
+        owner: list[int] = []
         vectors, headings = [], []
         paths = [(p, p.relative_to(card.root).as_posix() if p.is_relative_to(card.root) else str(p))
                  for p in card.knowledge_paths()]
@@ -127,13 +127,13 @@ class Knowledge:
             for passage in passages:
                 for sentence in sentences(passage.text):
                     self.sentences.append(sentence)
-                    self.owner.append(len(self.passages))
+                    owner.append(len(self.passages))
                 self.passages.append(passage)
             vectors.append(sentence_vectors)
             headings.append(heading_vectors)
         self.vectors = np.vstack(vectors) if vectors else np.zeros((0, 384), np.float32)
         self.heading_vectors = np.vstack(headings) if headings else np.zeros((0, 384), np.float32)
-        self.owner_array = np.asarray(self.owner, np.int64)
+        self.owner = np.asarray(owner, np.int64)  # the passage each sentence is in
         self.vocabulary = set(re.findall(r"[a-z][\w'-]*", " ".join(f"{p.title} {p.text}" for p in self.passages).lower()))
         self._titles: dict[str, str] = {}
         for passage in self.passages:
@@ -199,12 +199,12 @@ class Knowledge:
     def support(self, text: str, passages: list[int]) -> tuple[float, int | None]:
         """How closely ``text`` says what a sentence of the numbered passages
         says (the cosine similarity to its closest one), and that sentence's passage."""
-        mine = np.flatnonzero(np.isin(self.owner_array, passages))
+        mine = np.flatnonzero(np.isin(self.owner, passages))
         if not len(mine):
             return 0.0, None
         sims = self.vectors[mine] @ _embed([text])[0]
         best = int(np.argmax(sims))
-        return float(sims[best]), self.owner[mine[best]]
+        return float(sims[best]), int(self.owner[mine[best]])
 
     def rank(self, question: str, k: int = 2, similarity: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The numbers of the passages about the question and their fused
@@ -223,7 +223,7 @@ class Knowledge:
             return []
         # a passage is as close as its heading or its closest sentence
         dense = self.heading_vectors @ self._vector(question)
-        np.maximum.at(dense, self.owner_array, sims)
+        np.maximum.at(dense, self.owner, sims)
         relevant = dense >= MIN_SIMILARITY - 0.1
         rank = lambda scores: np.argsort(np.argsort(-scores, kind="stable"), kind="stable")  # noqa: E731
         fused = 1.0 / (RRF_K + rank(bm25)) + 1.0 / (RRF_K + rank(dense))
