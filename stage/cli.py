@@ -283,13 +283,9 @@ def _ask(args, config: FiresideConfig) -> int:
     import dataclasses
 
     from stage.events import AnswerEnd, Clause, GuardrailDecision
-    from stage.persona import UnknownPersona
     from stage.think import thinker_for
 
-    cards = _load_personas(config)
-    if args.persona not in cards:
-        raise UnknownPersona(args.persona, sorted(cards))
-    thinker = thinker_for(cards[args.persona], config, args.llm)
+    thinker = thinker_for(_card(config, args.persona), config, args.llm)
 
     async def run() -> None:
         async for event in thinker.answer(args.question):

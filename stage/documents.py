@@ -11,6 +11,7 @@ address (``knowledge/ada/payments.md#faster-payment-system``,
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,13 +111,13 @@ def _pdf_heading(line: str) -> bool:
             and not re.search(r"\d", rest) and not re.match(r"page \d+", line, re.IGNORECASE))
 
 
-def read_pdf(path: Path, source: str, fallback_title: str) -> list[Passage]:
+def read_pdf(raw: bytes, source: str, fallback_title: str) -> list[Passage]:
     """A text PDF, page by page: each page's passages keep its number."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError("the PDF is encrypted: save a copy without a password")
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -155,25 +156,31 @@ def read_pdf(path: Path, source: str, fallback_title: str) -> list[Passage]:
     return passages
 
 
-def read_document(path: Path, source: str | None = None) -> list[Passage]:
-    """A document's passages; a DocumentError says why it cannot be read."""
+def read_bytes(path: Path) -> bytes:
+    """A document's bytes, refused when larger than MAX_BYTES."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise DocumentError(f"larger than {MAX_BYTES // 2 ** 20} MB: split it, or give its text")
+        return path.read_bytes()
+    except OSError as err:
+        raise DocumentError(f"cannot be read ({err.strerror})") from None
+
+
+def read_document(path: Path, source: str | None = None, raw: bytes | None = None) -> list[Passage]:
+    """A document's passages (from ``raw``, its bytes, when they were read
+    already); a DocumentError says why it cannot be read."""
     path = Path(path)
     source = source or path.name
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DocumentError(f"unsupported format {path.suffix or '(none)'}: use "
                             + ", ".join(sorted(set(FORMATS))))
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise DocumentError(f"larger than {MAX_BYTES // 2 ** 20} MB: split it, or give its text")
-        raw = path.read_bytes()
-    except OSError as err:
-        raise DocumentError(f"cannot be read ({err.strerror})") from None
+    raw = read_bytes(path) if raw is None else raw
     if not raw.strip():
         raise DocumentError("the file is empty")
     fallback = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
     if kind == "pdf":
-        passages = read_pdf(path, source, fallback)
+        passages = read_pdf(raw, source, fallback)
     elif kind == "html":
         passages = read_html(raw, source, fallback)
     else:

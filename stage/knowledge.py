@@ -5,8 +5,9 @@ retrieval, and its approved answers matched by fuzzy string similarity
 Retrieval fuses two rankings by reciprocal rank: BM25 over the passages'
 words (``bm25s``), and the meaning of their sentences (all-MiniLM-L6-v2,
 ``stage.embed``), so "spot a fraudulent payment as it happens" finds "score
-every payment in real time". A passage is about the question when either
-ranking is sure enough of it; when none is, the persona holds.
+every payment in real time". When no sentence is close enough to the
+question, or the question names what the documents never mention, nothing
+is found and the persona holds.
 
 Each document is read and embedded once: its passages and sentence vectors
 are kept in the cache under the hash of its bytes, so a knowledge base is
@@ -30,7 +31,8 @@ import Stemmer
 from rapidfuzz import fuzz
 
 from stage.clauses import sentences
-from stage.documents import DocumentError, Passage, read_document
+from stage.documents import DocumentError, Passage, read_bytes, read_document
+from stage.embed import DIMENSIONS
 from stage.persona import ApprovedAnswer, PersonaCard
 
 log = logging.getLogger("fireside.knowledge")
@@ -41,6 +43,8 @@ log = logging.getLogger("fireside.knowledge")
 # answerable questions scored 0.47 and up, its unanswerable ones up to 0.59,
 # which the names rule declines ("the EU AI Act").
 MIN_SIMILARITY = 0.45
+# a passage is among those found only when its heading or a sentence is this close
+PASSAGE_MIN_SIMILARITY = 0.35
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al.)
 # a question this similar (0-100) to an approved one gets its answer verbatim
 APPROVED_SIMILARITY = 85.0
@@ -119,8 +123,6 @@ class Knowledge:
             try:
                 passages, sentence_vectors, heading_vectors = self._read(path, source, progress)
             except DocumentError as err:
-                message = f"persona {card.id}: {source}: {err}"
-                log.error("%s", message)
                 self.documents.append(Document(path, source, error=str(err)))
                 continue
             self.documents.append(Document(path, source, len(passages)))
@@ -131,8 +133,10 @@ class Knowledge:
                 self.passages.append(passage)
             vectors.append(sentence_vectors)
             headings.append(heading_vectors)
-        self.vectors = np.vstack(vectors) if vectors else np.zeros((0, 384), np.float32)
-        self.heading_vectors = np.vstack(headings) if headings else np.zeros((0, 384), np.float32)
+        self.vectors = np.vstack(vectors) if vectors else np.zeros((0, DIMENSIONS), np.float32)
+        self.heading_vectors = np.vstack(headings) if headings else np.zeros((0, DIMENSIONS), np.float32)
+        for error in self.errors:
+            log.error("%s", error)
         self.owner = np.asarray(owner, np.int64)  # the passage each sentence is in
         self.vocabulary = set(re.findall(r"[a-z][\w'-]*", " ".join(f"{p.title} {p.text}" for p in self.passages).lower()))
         self._titles: dict[str, str] = {}
@@ -157,17 +161,14 @@ class Knowledge:
     def _read(path: Path, source: str, progress: bool) -> tuple[list[Passage], np.ndarray, np.ndarray]:
         """A document's passages, its sentences' vectors and its passages'
         headings' vectors, from the cache when its bytes are known."""
-        try:
-            raw = path.read_bytes()
-        except OSError as err:
-            raise DocumentError(f"cannot be read ({err.strerror})") from None
+        raw = read_bytes(path)
         key = hashlib.sha256(b"\0".join([INDEX_VERSION.encode(), source.encode(), raw])).hexdigest()[:32]
         cached = cache_dir() / f"{key}.npz"
         if cached.exists():
             with np.load(cached) as data:
                 passages = [Passage(**p) for p in json.loads(str(data["passages"]))]
                 return passages, data["vectors"], data["headings"]
-        passages = read_document(path, source)
+        passages = read_document(path, source, raw)
         texts = [s for p in passages for s in sentences(p.text)]
         vectors = _embed(texts, f"indexing {source}" if progress else None)
         headings = _embed([heading(p) for p in passages])
@@ -211,20 +212,20 @@ class Knowledge:
         scores, best first (none when nothing is)."""
         if self._index is None:
             return []
-        tokens = _tokens([question])
-        bm25 = np.zeros(len(self.passages), np.float32)
-        if tokens.ids and tokens.ids[0]:
-            ids, scores = self._index.retrieve(tokens, k=len(self.passages), show_progress=False)
-            bm25[ids[0]] = scores[0]
         sims = self.similarities(question) if similarity is None else similarity
         unknown = {n for n in names(question) if n not in self.vocabulary}
         if unknown or sims.max() < MIN_SIMILARITY:
             log.info("not about %r: closest sentence %.2f, unknown names %s", question, sims.max(), sorted(unknown))
             return []
+        tokens = _tokens([question])
+        bm25 = np.zeros(len(self.passages), np.float32)
+        if tokens.ids and tokens.ids[0]:
+            ids, scores = self._index.retrieve(tokens, k=len(self.passages), show_progress=False)
+            bm25[ids[0]] = scores[0]
         # a passage is as close as its heading or its closest sentence
         dense = self.heading_vectors @ self._vector(question)
         np.maximum.at(dense, self.owner, sims)
-        relevant = dense >= MIN_SIMILARITY - 0.1
+        relevant = dense >= PASSAGE_MIN_SIMILARITY
         rank = lambda scores: np.argsort(np.argsort(-scores, kind="stable"), kind="stable")  # noqa: E731
         fused = 1.0 / (RRF_K + rank(bm25)) + 1.0 / (RRF_K + rank(dense))
         fused += 1e-5 * (dense + bm25 / max(float(bm25.max()), 1e-6))  # ties go to the higher scores
