@@ -222,7 +222,7 @@ def bench_answers(config: FiresideConfig, quick: bool = False, urls: list[str] =
 
     from rich.console import Console
 
-    from stage.evaluate import judge, load_questions
+    from stage.evaluate import SPLITS, judge, load_questions
     from stage.persona import load_personas
     from stage.think import Thinker, collect, thinker_for
 
@@ -243,7 +243,7 @@ def bench_answers(config: FiresideConfig, quick: bool = False, urls: list[str] =
             events = asyncio.run(collect(thinkers[q.persona], q.question))
             verdicts.append(judge(q, events, thinkers[q.persona].knowledge))
         label = mode if backend == "embedded" else f"{mode}.{backend}"
-        for split in ("dev", "test"):
+        for split in SPLITS:
             chosen = [v for v in verdicts if v.question.split == split]
             inside = [v for v in chosen if not v.question.out_of_knowledge]
             outside = [v for v in chosen if v.question.out_of_knowledge]

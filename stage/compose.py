@@ -1,10 +1,11 @@
 """Answers made of the sources' own sentences (extractive answers), and the
 rule every spoken answer keeps: no fragments.
 
-The sentences of the retrieved passages are scored by how close their
+The sentences of the best retrieved passages are scored by how close their
 meaning is to the question (MiniLM cosine) plus the question's words they
 share; the best one leads, and others close to it join while the persona's
-time allows. They are spoken in the order of the passages they come from,
+time allows. A question that asks for a number or a date ("how many", "when
+did") is led by a sentence that has one, or held when none close has. They are spoken in the order of the passages they come from,
 and a sentence that leans on the one before it ("It lets people ...")
 brings that one along.
 """
@@ -24,7 +25,12 @@ WORDS_PER_SECOND = 2.6  # a calm speaking pace
 MAX_SENTENCES = 3
 # a further sentence joins when it scores at least this close to the best one
 JOIN_MARGIN = 0.12
-RANK_PENALTY = 0.08  # per place a sentence's passage is below the best passage
+RANK_PENALTY = 0.02  # per place a sentence's passage is below the best passage
+TYPE_BONUS = 0.1  # for a sentence with the kind of thing asked for (a number, a date)
+# a question asking for a number or a date is answered by a sentence that has
+# one and is at least this close to it, or not at all
+TYPE_MIN_SIMILARITY = 0.35
+POOL = 6  # the best passages whose sentences are candidates
 SHORT_ANSWER_WORDS = 20  # a lone sentence shorter than this takes the next one of its passage
 _LEANS_BACK = re.compile(r"^(it|its|this|these|that|those|they|their|such|he|she|both|then|there)\b", re.IGNORECASE)
 
@@ -46,22 +52,54 @@ def _echo(sentence: str, question: str) -> bool:
     return fuzz.token_set_ratio(sentence.lower(), question.lower()) >= 90 and len(sentence.split()) <= len(question.split()) + 3
 
 
+_QUANTITY_QUESTION = re.compile(
+    r"\b(how (many|much|fast|long|often|big|large|high|low|quickly)|what (share|percentage|proportion|fraction|"
+    r"number|rate|amount|level|threshold|per ?cent|size|volume)|what time)\b", re.IGNORECASE)
+_DATE_QUESTION = re.compile(r"^\s*when (will|did|does|do|is|was|were|are|can|could|should|would|has|have|had)\b"
+                            r"|\b(what|which|in what) (year|date|month)\b", re.IGNORECASE)
+_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|"
+                       r"hundred|thousand|million|billion|half|twice|double|third|quarter)\b", re.IGNORECASE)
+_DATE = re.compile(r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|"
+                   r"november|december)\b", re.IGNORECASE)
+
+
+def answer_type(question: str) -> re.Pattern | None:
+    """What the answer must contain when the question asks for a quantity
+    ("how many", "what share") or a date ("when did", "what year")."""
+    if _DATE_QUESTION.search(question):
+        return _DATE
+    if _QUANTITY_QUESTION.search(question):
+        return _QUANTITY
+    return None
+
+
 def extract(question: str, passages: list[int], knowledge: Knowledge, similarity: np.ndarray,
             max_seconds: float) -> list[Sentence]:
     """The sentences of the passages numbered ``passages`` (best first) that
     answer the question, in speaking order."""
+    passages = passages[:POOL]
     order = {number: rank for rank, number in enumerate(passages)}
     asked = content_words(question)
+    wanted_type = answer_type(question)
     candidates = []
     for i, sentence in enumerate(knowledge.sentences):
         if knowledge.owner[i] not in order or is_fragment(sentence) or _echo(sentence, question):
             continue
         words = content_words(sentence)
         overlap = len(words & asked) / max(1, len(asked))
-        candidates.append((float(similarity[i]) + 0.2 * overlap - RANK_PENALTY * order[knowledge.owner[i]], i))
+        score = float(similarity[i]) + 0.2 * overlap - RANK_PENALTY * order[knowledge.owner[i]]
+        if wanted_type and wanted_type.search(sentence):
+            score += TYPE_BONUS
+        candidates.append((score, i))
     if not candidates:
         return []
     candidates.sort(reverse=True)
+    if wanted_type:
+        typed = [c for c in candidates if wanted_type.search(knowledge.sentences[c[1]]) and similarity[c[1]] >= TYPE_MIN_SIMILARITY]
+        if not typed:
+            return []  # a number or a date was asked for, and no close sentence has one
+        candidates.remove(typed[0])
+        candidates.insert(0, typed[0])
     best = candidates[0][0]
     budget = max_seconds * WORDS_PER_SECOND
     chosen: set[int] = set()

@@ -5,8 +5,9 @@ A question in the set names its persona, the source that answers it (a
 Markdown section, or a PDF and its page) and its key fact: a few wordings,
 one of which a correct answer states. A question marked
 ``out_of_knowledge`` must be declined. Each question is also marked ``dev``
-(looked at while tuning) or ``test`` (never looked at): the figures that
-count are the test split's.
+(looked at while tuning), ``test`` (only its totals were looked at) or
+``holdout`` (written by someone else after the tuning, and run once): the
+figures that count are the test and holdout splits'.
 
 An answer is judged on what it said:
 - correct: not declined, states the key fact, and cites the right source;
@@ -33,7 +34,8 @@ from stage.guardrails import MIN_SIMILARITY
 from stage.knowledge import Knowledge
 
 QUESTION_SETS = [Path(__file__).resolve().parent.parent / "tests" / name
-                 for name in ("questions.yaml", "questions_report.yaml")]
+                 for name in ("questions.yaml", "questions_report.yaml", "questions_dev.yaml", "questions_holdout.yaml")]
+SPLITS = ("dev", "test", "holdout")
 
 
 @dataclass(frozen=True)

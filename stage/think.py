@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import AsyncIterator, Union
 
 from stage.clauses import ClauseSplitter, ends_sentence
-from stage.compose import extract
+from stage.compose import POOL, extract
 from stage.events import AnswerEnd, Clause, GuardrailDecision
 from stage.guardrails import AnswerCheck, check_question
 from stage.documents import Passage
@@ -121,7 +121,7 @@ class Thinker:
             return
 
         similarity = self.knowledge.similarities(question)
-        ranked = self.knowledge.rank(question, self.settings.passages, similarity)
+        ranked = self.knowledge.rank(question, max(self.settings.passages, POOL), similarity)
         best = extract(question, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_seconds)
         if not best:
             log.info("no knowledge about %r: holding line", question)
@@ -137,7 +137,7 @@ class Thinker:
             yield AnswerEnd("answered", tuple(dict.fromkeys(s.source for s in best)), {**timings, "total_ms": ms()})
             return
 
-        numbers = [i for i, _ in ranked]
+        numbers = [i for i, _ in ranked[:self.settings.passages]]
         passages = [self.knowledge.passages[i] for i in numbers]
         check = AnswerCheck(self.card, question, passages)
         stream = self.model.stream(self.messages(question, passages), max_tokens=self.settings.max_tokens,

@@ -115,6 +115,24 @@ def test_paraphrases_find_the_passage_that_says_it_in_other_words(cards):
     assert found[0].source == "knowledge/ravi/scams.md#how-banks-detect-fraud"  # "score every payment in real time"
 
 
+def test_names_the_documents_never_use_are_unknown(cards):
+    ada, ravi = Knowledge(cards["ada"]), Knowledge(cards["ravi"])
+    assert ada.unknown_names("How will the EU AI Act affect banks?") == {"eu"}
+    assert ada.unknown_names("In simple terms, what is a CBDC?") == set()  # "central bank digital currency"
+    assert ravi.unknown_names("If I've been scammed, who are fraudsters faking with AI-deepfake voices?") == set()
+    assert ravi.unknown_names("Are AI-generated voices used?") == {"ai-generated"}  # "generated" is never said
+
+
+def test_a_question_asking_for_a_number_gets_one_or_a_holding_line(cards):
+    thinker = Thinker(cards["ada"], None, ThinkSettings(mode="extractive"))
+    events = asyncio.run(collect(thinker, "How many milliseconds did the new system take to score a payment?"))
+    answer = " ".join(e.text for e in events if getattr(e, "kind", "") == "extractive")
+    assert re.search(r"\d+ milliseconds", answer), answer
+    mei = Thinker(cards["mei"], None, ThinkSettings(mode="extractive"))
+    events = asyncio.run(collect(mei, "How many transactions per second can a shared ledger handle?"))
+    assert events[-1].outcome == "held", events
+
+
 def test_the_index_is_built_once_and_again_only_for_a_changed_file(cards, tmp_path):
     doc = tmp_path / "rates.md"
     doc.write_text("# Rates\n\n## Savings\nThe savings rate is three per cent.\n")
@@ -180,11 +198,11 @@ def test_generated_answers_through_llama_cpps_server_are_whole_and_supported(car
     from stage.llm import OpenAIModel
 
     model = OpenAIModel(llama_server.url, "smollm2", stall_seconds=60)
-    assert_whole_and_supported(answer_all(cards, model, "generated", load_questions()))
+    assert_whole_and_supported(answer_all(cards, model, "generated", load_questions()[::2]))
 
 
 def test_generated_answers_through_vllm_are_whole_and_supported(cards, vllm_server):
     from stage.llm import OpenAIModel
 
     model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=60)
-    assert_whole_and_supported(answer_all(cards, model, "generated", load_questions()[::3]))
+    assert_whole_and_supported(answer_all(cards, model, "generated", load_questions()[::5]))
