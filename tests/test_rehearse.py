@@ -114,11 +114,13 @@ def test_the_speaker_is_highlighted(demo):
     checked = 0
     for second, frame in enumerate(frames):
         speaker = next((t["speaker"] for t in turns if t["start"] + 0.1 < second < t["end"] - 0.1), None)
+        # a second within 0.1 s of a turn's edge is not judged either way
+        near = {t["speaker"] for t in turns if t["start"] - 0.1 < second < t["end"] + 0.1}
         if speaker in ("ada", "ravi"):
             seat = ["ada", "ravi"].index(speaker)
             assert border(frame, seat) and not border(frame, 1 - seat)
             checked += 1
-        elif speaker is None or speaker == "moderator":
+        elif not near & {"ada", "ravi"}:
             assert not border(frame, 0) and not border(frame, 1)
     assert checked >= 10
 
