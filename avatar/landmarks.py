@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stage.errors import FiresideError
+
 # Landmark indices of the MediaPipe face mesh
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
              152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
@@ -36,7 +38,7 @@ CHIN = 152
 NO_FACE_EXIT = 3
 
 
-class NoFaceFound(ValueError):
+class NoFaceFound(FiresideError, ValueError):
     pass
 
 

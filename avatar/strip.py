@@ -12,6 +12,7 @@ from avatar.rigs import load_rig
 from avatar.rigs.photo import sample_portrait
 from avatar.visemes import viseme_for
 from stage.config import FiresideConfig
+from stage.timeline import spoken
 from voices.catalog import VoiceCatalog
 
 SENTENCE = "Welcome to the fireside. Let's talk about money, markets and open banking."
@@ -20,11 +21,8 @@ TILE = 200
 
 def make_strip(out: Path, config: FiresideConfig, portrait: Path | None = None, columns: int = 8) -> Path:
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
-    phonemes, clock = [], 0.3
-    for piece in engine.synthesize(SENTENCE):
-        placed = piece.at(clock)
-        phonemes += placed.phonemes
-        clock = placed.audio.end
+    pieces, _ = spoken(engine.synthesize(SENTENCE), start=0.3)
+    phonemes = [p for piece in pieces for p in piece.phonemes]
     # frames spread over the speech, each on a sound rather than a pause
     sounds = [p for p in phonemes if p.phoneme]
     picks = [sounds[round(i)] for i in np.linspace(1, len(sounds) - 2, columns)]

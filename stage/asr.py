@@ -16,7 +16,6 @@ wall-clock limit after which the rest of the segments are dropped.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -28,6 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from stage.errors import FiresideError
+from stage.paths import package_dir
+
 log = logging.getLogger("fireside.asr")
 
 TOKENS_PER_SECOND = 8  # fast speech is about 4 words, 6 tokens, a second
@@ -37,15 +39,12 @@ MAX_WORDS_PER_SECOND = 4.5  # faster than people speak: a decode that loops
 DOUBTFUL = -1.0  # average log-probability below which a short window's words are checked (Whisper's own threshold)
 
 
-class AsrUnavailable(RuntimeError):
+class AsrUnavailable(FiresideError, RuntimeError):
     pass
 
 
 def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise AsrUnavailable(f"the speech model package {name} is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
+    return package_dir(name, "make setup installs the speech models", AsrUnavailable)
 
 
 def model_dir(name: str) -> Path:

@@ -10,24 +10,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from avatar.rigs import RigError
-from stage.config import ConfigError, FiresideConfig, load_config
+from stage.config import FiresideConfig, load_config
 from stage.documents import DocumentError
-from stage.llm import ModelError
-from stage.persona import PersonaError, UnknownPersona
+from stage.errors import FiresideError
+from stage.persona import UnknownPersona
 from stage.say import OutputError
-from stage.show import ShowError
-from voices.catalog import UnknownVoice, VoiceCatalog
-from voices.espeak import EspeakUnavailable
+from voices.catalog import VoiceCatalog
 from voices.speech import SpeechError
 
-class AudioError(ValueError):
+
+class AudioError(FiresideError, ValueError):
     pass
 
-
-# errors that come from what the user asked for: a message, no traceback
-USER_ERRORS = (ConfigError, SpeechError, UnknownVoice, RigError, OutputError, EspeakUnavailable,
-               PersonaError, UnknownPersona, ModelError, AudioError, ShowError, DocumentError)
 
 out = Console()
 err = Console(stderr=True)
@@ -39,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         return args.run(args, config)
-    except USER_ERRORS as error:
+    except FiresideError as error:  # what the user asked for cannot be done: a message, no traceback
         err.print(f"[bold red]fireside: error:[/] {error}", highlight=False)
         return 2
     except KeyboardInterrupt:

@@ -21,7 +21,6 @@ from rapidfuzz import fuzz
 from stage.clauses import ends_sentence
 from stage.knowledge import Knowledge, content_words
 
-WORDS_PER_SECOND = 2.6  # a calm speaking pace
 MAX_SENTENCES = 3
 # a further sentence joins when it scores at least this close to the best one
 JOIN_MARGIN = 0.12
@@ -74,7 +73,7 @@ def answer_type(question: str) -> re.Pattern | None:
 
 
 def extract(question: str, passages: list[int], knowledge: Knowledge, similarity: np.ndarray,
-            max_seconds: float) -> list[Sentence]:
+            max_words: float) -> list[Sentence]:
     """The sentences of the passages numbered ``passages`` (best first) that
     answer the question, in speaking order."""
     passages = passages[:POOL]
@@ -101,7 +100,6 @@ def extract(question: str, passages: list[int], knowledge: Knowledge, similarity
         candidates.remove(typed[0])
         candidates.insert(0, typed[0])
     best = candidates[0][0]
-    budget = max_seconds * WORDS_PER_SECOND
     chosen: set[int] = set()
 
     def words_of(ids) -> int:
@@ -114,14 +112,14 @@ def extract(question: str, passages: list[int], knowledge: Knowledge, similarity
         before = i - 1
         if _LEANS_BACK.match(knowledge.sentences[i]) and before >= 0 and knowledge.owner[before] == knowledge.owner[i]:
             wanted.add(before)  # "It lets people ..." needs what "it" is
-        if chosen and words_of(chosen | wanted) > budget:
+        if chosen and words_of(chosen | wanted) > max_words:
             continue
         chosen |= wanted
     (only,) = chosen if len(chosen) == 1 else (None,)
     following = (only or 0) + 1
     if (only is not None and words_of(chosen) < SHORT_ANSWER_WORDS and following < len(knowledge.sentences)
             and knowledge.owner[following] == knowledge.owner[only] and not is_fragment(knowledge.sentences[following])
-            and words_of({only, following}) <= budget):
+            and words_of({only, following}) <= max_words):
         chosen.add(following)
     spoken = sorted(chosen, key=lambda i: (order[knowledge.owner[i]], i))
     return [Sentence(knowledge.sentences[i], knowledge.passages[knowledge.owner[i]].source,

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stage.errors import FiresideError
 from stage.yamlfile import read_mapping, validate
 from voices.catalog import VoiceEntry
 
@@ -158,7 +159,7 @@ class FiresideConfig(Section):
     panel: PanelSettings = PanelSettings()
 
 
-class ConfigError(ValueError):
+class ConfigError(FiresideError, ValueError):
     """A config file that cannot be used; the message names file, field and reason."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stage.clauses import ends_sentence, sentences
+from stage.errors import FiresideError
 
 PASSAGE_WORDS = 120
 MAX_BYTES = 50 * 1024 * 1024  # a larger file is refused, not read
@@ -24,7 +25,7 @@ FORMATS = {".md": "markdown", ".markdown": "markdown", ".pdf": "pdf", ".html": "
            ".txt": "text"}
 
 
-class DocumentError(ValueError):
+class DocumentError(FiresideError, ValueError):
     """A document that cannot be read, with the file and the reason."""
 
 

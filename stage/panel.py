@@ -18,13 +18,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from stage.errors import FiresideError
+
 MAX_QUESTION = 300  # characters
 MAX_NAME = 60
 
 STATUSES = ("pending", "approved", "rejected", "asked", "answered")
 
 
-class PanelError(ValueError):
+class PanelError(FiresideError, ValueError):
     """A request the panel cannot take (the message says why)."""
 
 

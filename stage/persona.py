@@ -13,12 +13,16 @@ from typing import Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stage.errors import FiresideError
 from stage.yamlfile import read_mapping, validate
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 
-class PersonaError(ValueError):
+WORDS_PER_SECOND = 2.6  # a calm speaking pace
+
+
+class PersonaError(FiresideError, ValueError):
     """A card that cannot be used; the message names file, field and reason."""
 
 
@@ -57,6 +61,11 @@ class PersonaCard(BaseModel):
     # the LoRA adapter that vLLM serves for this persona (the request's model name)
     adapter: str | None = None
     root: Path = Field(default=PROMPTS, exclude=True)
+
+    @property
+    def max_answer_words(self) -> float:
+        """About how many words fit in the persona's time, at a calm pace."""
+        return self.max_answer_seconds * WORDS_PER_SECOND
 
     @field_validator("system_prompt")
     @classmethod
@@ -101,7 +110,7 @@ def load_personas(folder: Path | None = None) -> dict[str, PersonaCard]:
     return cards
 
 
-class UnknownPersona(KeyError):
+class UnknownPersona(FiresideError, KeyError):
     def __init__(self, persona_id: str, known: list[str]):
         super().__init__(persona_id)
         self.message = f"unknown persona {persona_id!r}; known personas: {', '.join(known) or '(none)'}"

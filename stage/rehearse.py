@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -38,12 +38,21 @@ from stage.asr import transcribe
 from stage.audio_in import RATE as LISTEN_RATE
 from stage.audio_in import Resampler, read_wav
 from stage.config import FiresideConfig
-from stage.events import AnswerEnd, AudioChunk, Caption, Clause, Frame, GuardrailDecision, PhonemeSpan, Speech
+from stage.events import (
+    AnswerEnd,
+    AudioChunk,
+    Caption,
+    Clause,
+    Frame,
+    GuardrailDecision,
+    PhonemeSpan,
+)
 from stage.persona import PersonaCard
 from stage.recording import Mp4Writer
 from stage.say import OutputError
 from stage.show import Segment, Show, ShowError
 from stage.think import Thinker, thinker_for
+from stage.timeline import Placed, Timeline
 from voices.catalog import VoiceCatalog
 from voices.speech import SpeechEngine, remembered
 
@@ -233,7 +242,7 @@ class Rehearsal:
         chunk = AudioChunk((np.clip(audio, -1, 1) * 32767).astype(np.int16), LISTEN_RATE, clock)
         turn.text, turn.start, turn.end = words, clock, chunk.end
         plan.add_audio(chunk)
-        plan.captions += _captions(turn.name, words, clock, chunk.end, ())
+        plan.captions += _cues(Caption(turn.name, words, clock, chunk.end))
         plan.turns.append(turn)
         plan.advance(chunk.end)
         return words, chunk.end
@@ -245,18 +254,20 @@ class Rehearsal:
             turn.outcome = "scripted"
             return self._speak(plan, turn, [Clause(segment.answer, (), "scripted")], clock)
         started = time.perf_counter()
+        timeline = Timeline(clock)
+        timeline.begin(card.max_answer_seconds)
         clauses: list[Clause] = []
-        voiced: list[list[Speech]] = []
+        voiced: list[list[Placed]] = []
         async for event in self.thinkers[pid].answer(question):
             if isinstance(event, GuardrailDecision) and event.action != "allow":
                 turn.guardrails.append(asdict(event))
             elif isinstance(event, Clause):
-                pieces = list(remembered(self.voices[pid], event.text))
+                pieces = [timeline.place(p, card.name, event.sources) for p in remembered(self.voices[pid], event.text)]
                 if turn.first_audio_ms is None:
                     turn.first_audio_ms = round((time.perf_counter() - started) * 1000, 1)
                 clauses.append(event)
                 voiced.append(pieces)
-                if sum(p.audio.duration for ps in voiced for p in ps) >= card.max_answer_seconds:
+                if timeline.over_limit:
                     turn.outcome = "cut at the time limit"
                     break  # the persona's time is up: what is said so far stands
             elif isinstance(event, AnswerEnd):
@@ -265,19 +276,20 @@ class Rehearsal:
         return self._speak(plan, turn, clauses, clock, voiced)
 
     def _speak(self, plan: Plan, turn: Turn, clauses: list[Clause], clock: float,
-               voiced: list[list[Speech]] | None = None) -> float:
-        """Place a turn's clauses back to back from ``clock``; the clock after them."""
-        voice = self.voices[turn.speaker]
+               voiced: list[list[Placed]] | None = None) -> float:
+        """Put a turn's clauses on the plan from ``clock`` (voicing them unless
+        ``voiced`` already did); the clock after them."""
+        if voiced is None:
+            timeline, voice = Timeline(clock), self.voices[turn.speaker]
+            voiced = [[timeline.place(p, turn.name, c.sources) for p in remembered(voice, c.text)] for c in clauses]
         turn.start = clock
-        for i, clause in enumerate(clauses):
-            pieces = voiced[i] if voiced is not None else list(remembered(voice, clause.text))
+        for pieces in voiced:
             for piece in pieces:
-                placed = piece.at(clock)
-                plan.add_audio(placed.audio)
+                plan.add_audio(piece.speech.audio)
                 if turn.speaker != MODERATOR:
-                    plan.phonemes[turn.speaker] += placed.phonemes
-                plan.captions += _captions(turn.name, piece.text, clock, placed.audio.end, clause.sources)
-                clock = placed.audio.end
+                    plan.phonemes[turn.speaker] += piece.speech.phonemes
+                plan.captions += _cues(piece.caption)
+                clock = piece.end
         turn.end = clock
         turn.text = " ".join(c.text for c in clauses)
         if not turn.sources:
@@ -300,17 +312,16 @@ def _quietly(fill, plan: Plan, on_segment) -> None:
         pass
 
 
-def _captions(speaker: str, text: str, start: float, end: float, sources) -> list[Caption]:
-    """A piece of speech as caption cues of at most CAPTION_WORDS words,
-    each timed by its share of the words."""
-    words = text.split()
+def _cues(caption: Caption) -> list[Caption]:
+    """A caption as cues of at most CAPTION_WORDS words, each timed by its share of the words."""
+    words = caption.text.split()
     parts = max(1, math.ceil(len(words) / CAPTION_WORDS))
     size = math.ceil(len(words) / parts)
     chunks = [words[i:i + size] for i in range(0, len(words), size)]
-    cues, t = [], start
+    cues, t = [], caption.start
     for chunk in chunks:
-        share = (end - start) * len(chunk) / len(words)
-        cues.append(Caption(speaker, " ".join(chunk), t, t + share, tuple(sources)))
+        share = (caption.end - caption.start) * len(chunk) / len(words)
+        cues.append(replace(caption, text=" ".join(chunk), start=t, end=t + share))
         t += share
     return cues
 

@@ -17,7 +17,9 @@ from typing import Callable
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.config import FiresideConfig
+from stage.errors import FiresideError
 from stage.recording import Mp4Writer
+from stage.timeline import Timeline
 from voices.catalog import VoiceCatalog
 from voices.speech import SpeechError
 
@@ -31,7 +33,7 @@ class ClipReport:
     elapsed: float  # seconds it took to make
 
 
-class OutputError(ValueError):
+class OutputError(FiresideError, ValueError):
     pass
 
 
@@ -71,21 +73,20 @@ def render_clip(text: str, out: Path, rig: Rig, config: FiresideConfig, voice: s
     engine = catalog.engine(entry.id)
     fps = config.avatar.fps
     renderer = Renderer(rig, fps=fps)
-    clock = config.clip.lead_in  # where the next piece of speech starts
+    timeline = Timeline(config.clip.lead_in)
     tmp = _part_file(out)
     try:
         with Mp4Writer(tmp, rig.size, fps, engine.sample_rate) as writer:
             for piece in engine.synthesize(text):
-                placed = piece.at(clock)
+                placed = timeline.place(piece).speech
                 renderer.add_speech(placed.phonemes)
                 writer.write_audio(placed.audio)
-                clock = placed.audio.end
-                for frame in renderer.frames_until(clock):
+                for frame in renderer.frames_until(timeline.end):
                     writer.write_frame(frame)
                 if on_progress:
-                    on_progress(clock)
-            speech = clock - config.clip.lead_in
-            count = math.ceil((clock + config.clip.tail) * fps)
+                    on_progress(timeline.end)
+            speech = timeline.end - config.clip.lead_in
+            count = math.ceil((timeline.end + config.clip.tail) * fps)
             for frame in renderer.frames_to_count(count):
                 writer.write_frame(frame)
             writer.pad_audio_to(count / fps)

@@ -22,10 +22,20 @@ import numpy as np
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.audio_in import Resampler
-from stage.events import (AnswerEnd, Clause, GuardrailDecision, Interrupted, Speech, Transcript, TurnEnded,
-                          TurnPending, TurnResumed)
+from stage.events import (
+    AnswerEnd,
+    Clause,
+    GuardrailDecision,
+    Interrupted,
+    Speech,
+    Transcript,
+    TurnEnded,
+    TurnPending,
+    TurnResumed,
+)
 from stage.listen import Listener, ListenSettings
 from stage.think import Thinker
+from stage.timeline import Timeline
 from voices.speech import SpeechEngine, SpeechError, remembered
 
 log = logging.getLogger("fireside.session")
@@ -83,6 +93,7 @@ class CallSession:
         self.send: Callable[[dict], None] = lambda message: None  # set by the transport
         self.observer: Callable[[object], None] | None = None  # sees every event at once (the panel's console)
         self.time_limit = thinker.card.max_answer_seconds  # seconds of speech an answer may take
+        self.speech = Timeline()  # the avatar's voice on the session clock
         self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
         self._answer: asyncio.Task | None = None
         self._answers = 0  # answers started: a caption's "answer" says which one its words belong to
@@ -90,7 +101,6 @@ class CallSession:
         self.timeline: dict[str, float] = {}
         self._go = asyncio.Event()
         self._to_48k = Resampler(voice.sample_rate, target=OUT_RATE)
-        self._speech_end = 0.0
         self._captions_due: list[tuple[float, asyncio.TimerHandle]] = []  # captions timed to words not yet heard
         self._listening = asyncio.Lock()
         self.closed = False
@@ -179,7 +189,7 @@ class CallSession:
         """Voice and play an answer's events as they come; the persona's time
         limit ends it after the clause that crosses it."""
         loop = asyncio.get_running_loop()
-        started: float | None = None  # where the answer's speech starts on the clock
+        self.speech.begin(self.time_limit)
         try:
             async for event in answer:
                 self._record(event)
@@ -194,8 +204,7 @@ class CallSession:
                         self.timeline.setdefault("first_voiced", self.now())
                         await go.wait()
                         self._play(piece, event, loop, number)
-                        started = self._speech_end - piece.audio.duration if started is None else started
-                    if started is not None and self._speech_end - started >= self.time_limit:
+                    if self.speech.over_limit:
                         self._record(AnswerEnd("cut at the time limit"))
                         self._send_after_speech({"type": "answer_end", "outcome": "cut at the time limit",
                                                  "sources": list(event.sources), "timings": {}}, loop)
@@ -228,9 +237,9 @@ class CallSession:
     def _play(self, piece: Speech, clause: Clause, loop, answer: int) -> None:
         self.timeline.setdefault("first_audio_scheduled", self.now())
         # the first instant not yet sent (the transport reads 20 ms at a time)
-        start = max(self.now() + LEAD, self.playback.read_to / OUT_RATE, self._speech_end)
-        placed = piece.at(start)
-        self._speech_end = placed.audio.end
+        placed = self.speech.place(piece, self.persona_id, clause.sources,
+                                   earliest=max(self.now() + LEAD, self.playback.read_to / OUT_RATE)).speech
+        start = placed.audio.pts
         pcm = (self._to_48k(placed.audio.pcm) * 32767).astype(np.int16)
         self.playback.schedule(round(start * OUT_RATE), pcm)
         self.renderer.add_speech(placed.phonemes)
@@ -246,12 +255,12 @@ class CallSession:
 
     def _send_after_speech(self, message: dict, loop) -> None:
         """A notice about the answer, shown after the words already scheduled."""
-        delay = max(0.0, self._speech_end - self.now())
+        delay = max(0.0, self.speech.end - self.now())
         handle = loop.call_at(loop.time() + delay, lambda: None if self.closed else self.send(message))
         self._captions_due.append((self.now() + delay, handle))
 
     def _send_if_not_cut(self, message: dict, start: float) -> None:
-        if start < self._speech_end and not self.closed:
+        if start < self.speech.end and not self.closed:
             self.send(message)
 
     def stop_speaking(self) -> None:
@@ -265,7 +274,7 @@ class CallSession:
             at = self.now() + 0.02
             self.playback.cut(round(at * OUT_RATE))
             self.renderer.face.cut(at)
-            self._speech_end = at
+            self.speech.cut(at)
             self._record(("stopped", at))
             self.send({"type": "stopped", "at": at})
 

@@ -32,6 +32,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from stage.errors import FiresideError
 from stage.persona import PersonaCard, UnknownPersona
 from stage.yamlfile import line_of, nodes, read_mapping, validate
 from voices.catalog import UnknownVoice, VoiceCatalog
@@ -39,7 +40,7 @@ from voices.catalog import UnknownVoice, VoiceCatalog
 ALL = "all"
 
 
-class ShowError(ValueError):
+class ShowError(FiresideError, ValueError):
     """A show file that cannot be rehearsed; the message names file, line and reason."""
 
 

@@ -27,9 +27,9 @@ from typing import AsyncIterator, Union
 
 from stage.clauses import ClauseSplitter, ends_sentence
 from stage.compose import POOL, extract
+from stage.documents import Passage
 from stage.events import AnswerEnd, Clause, GuardrailDecision
 from stage.guardrails import AnswerCheck, check_question
-from stage.documents import Passage
 from stage.knowledge import Knowledge
 from stage.llm import ChatModel, ModelError
 from stage.persona import PersonaCard
@@ -122,7 +122,7 @@ class Thinker:
 
         similarity = self.knowledge.similarities(question)
         ranked = self.knowledge.rank(question, max(self.settings.passages, POOL), similarity)
-        best = extract(question, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_seconds)
+        best = extract(question, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_words)
         if not best:
             log.info("no knowledge about %r: holding line", question)
             for event in hold("no-grounding", "nothing in the persona's knowledge is about the question"):

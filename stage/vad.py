@@ -3,20 +3,18 @@ package) run by onnxruntime, 32 ms at a time, with no torch."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+
+from stage.paths import package_dir
 
 FRAME = 512  # samples at 16 kHz: 32 ms
 CONTEXT = 64
 
 
 def silero_onnx() -> Path:
-    spec = importlib.util.find_spec("silero_vad")  # found, not imported: its __init__ needs torch
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("silero-vad is missing: pip install --no-deps silero-vad==6.2.3")
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
+    return package_dir("silero_vad", "pip install --no-deps silero-vad==6.2.3") / "data" / "silero_vad.onnx"
 
 
 class SileroVad:

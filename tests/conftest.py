@@ -16,6 +16,7 @@ os.environ.pop("FIRESIDE_CONFIG", None)
 
 from stage.config import FiresideConfig  # noqa: E402
 from stage.events import PhonemeSpan  # noqa: E402
+from stage.timeline import spoken  # noqa: E402
 from voices.catalog import VoiceCatalog  # noqa: E402
 
 
@@ -36,12 +37,8 @@ def joe(catalog):
 
 def speak(engine, text: str, start: float = 0.0) -> tuple[list[PhonemeSpan], float]:
     """All phonemes of ``text`` placed on one clock, and where speech ends."""
-    phonemes, clock = [], start
-    for piece in engine.synthesize(text):
-        placed = piece.at(clock)
-        phonemes += placed.phonemes
-        clock = placed.audio.end
-    return phonemes, clock
+    pieces, end = spoken(engine.synthesize(text), start)
+    return [p for piece in pieces for p in piece.phonemes], end
 
 
 @pytest.fixture(scope="session")

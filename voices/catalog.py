@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from stage.errors import FiresideError
 from voices.speech import SpeechEngine
 
 
@@ -51,7 +52,7 @@ class VoiceEntry(BaseModel):
         return 22050
 
 
-class UnknownVoice(KeyError):
+class UnknownVoice(FiresideError, KeyError):
     def __init__(self, voice_id: str, known: list[str]):
         super().__init__(voice_id)
         self.message = f"unknown voice {voice_id!r}; known voices: {', '.join(known)}"

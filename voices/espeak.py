@@ -14,8 +14,9 @@ from typing import Iterator
 
 import numpy as np
 
+from stage.errors import FiresideError
 from stage.events import AudioChunk, Speech
-from voices.speech import speakable_pieces, spans_from_timings
+from voices.speech import spans_from_timings, speakable_pieces
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
@@ -49,7 +50,7 @@ class _Event(ctypes.Structure):
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
-class EspeakUnavailable(RuntimeError):
+class EspeakUnavailable(FiresideError, RuntimeError):
     pass
 
 

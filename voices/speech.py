@@ -8,6 +8,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Iterable, Iterator, Protocol
 
+from stage.errors import FiresideError
 from stage.events import PhonemeSpan, Speech
 
 
@@ -22,7 +23,7 @@ class SpeechEngine(Protocol):
         ...
 
 
-class SpeechError(ValueError):
+class SpeechError(FiresideError, ValueError):
     """Text that cannot be spoken (empty, or nothing speakable in it)."""
 
 

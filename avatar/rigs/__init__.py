@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from avatar.face import FaceState
+from stage.errors import FiresideError
 
 
 class Rig(Protocol):
@@ -24,7 +25,7 @@ class Rig(Protocol):
         ...
 
 
-class RigError(ValueError):
+class RigError(FiresideError, ValueError):
     """A rig that cannot be made (bad spec, unreadable portrait, no face)."""
 
 
