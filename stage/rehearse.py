@@ -38,15 +38,7 @@ from stage.asr import transcribe
 from stage.audio_in import RATE as LISTEN_RATE
 from stage.audio_in import Resampler, read_wav
 from stage.config import FiresideConfig
-from stage.events import (
-    AnswerEnd,
-    AudioChunk,
-    Caption,
-    Clause,
-    Frame,
-    GuardrailDecision,
-    PhonemeSpan,
-)
+from stage.events import AnswerEnd, AudioChunk, Caption, Clause, Frame, GuardrailDecision, PhonemeSpan
 from stage.persona import PersonaCard
 from stage.recording import Mp4Writer
 from stage.say import OutputError

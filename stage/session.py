@@ -22,17 +22,8 @@ import numpy as np
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.audio_in import Resampler
-from stage.events import (
-    AnswerEnd,
-    Clause,
-    GuardrailDecision,
-    Interrupted,
-    Speech,
-    Transcript,
-    TurnEnded,
-    TurnPending,
-    TurnResumed,
-)
+from stage.events import (AnswerEnd, Clause, GuardrailDecision, Interrupted, Speech, Transcript, TurnEnded,
+                          TurnPending, TurnResumed)
 from stage.listen import Listener, ListenSettings
 from stage.think import Thinker
 from stage.timeline import Timeline

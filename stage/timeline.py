@@ -65,10 +65,6 @@ class Timeline:
         """Nothing placed is heard after ``at``."""
         self.end = min(self.end, at)
 
-    def heard(self, caption: Caption) -> bool:
-        """Whether a caption's words start before the speech ends (not cut away)."""
-        return caption.start < self.end
-
 
 def spoken(pieces: Iterable[Speech], start: float = 0.0) -> tuple[list[Speech], float]:
     """Pieces of speech placed back to back from ``start``, and where they end."""
