@@ -5,7 +5,8 @@ The sentences of the best retrieved passages are scored by how close their
 meaning is to the question (MiniLM cosine) plus the question's words they
 share; the best one leads, and others close to it join while the persona's
 time allows. A question that asks for a number or a date ("how many", "when
-did") is led by a sentence that has one, or held when none close has. They are spoken in the order of the passages they come from,
+did") is led by a sentence that has one, or held when none close has. They
+are spoken in the order of the passages they come from,
 and a sentence that leans on the one before it ("It lets people ...")
 brings that one along.
 """
@@ -81,6 +82,7 @@ def extract(question: str, passages: list[int], knowledge: Knowledge, similarity
     asked = content_words(question)
     wanted_type = answer_type(question)
     candidates = []
+    typed = []  # the candidates with what the question asks for, close enough to lead
     for i, sentence in enumerate(knowledge.sentences):
         if knowledge.owner[i] not in order or is_fragment(sentence) or _echo(sentence, question):
             continue
@@ -89,16 +91,18 @@ def extract(question: str, passages: list[int], knowledge: Knowledge, similarity
         score = float(similarity[i]) + 0.2 * overlap - RANK_PENALTY * order[knowledge.owner[i]]
         if wanted_type and wanted_type.search(sentence):
             score += TYPE_BONUS
+            if similarity[i] >= TYPE_MIN_SIMILARITY:
+                typed.append((score, i))
         candidates.append((score, i))
     if not candidates:
         return []
     candidates.sort(reverse=True)
     if wanted_type:
-        typed = [c for c in candidates if wanted_type.search(knowledge.sentences[c[1]]) and similarity[c[1]] >= TYPE_MIN_SIMILARITY]
         if not typed:
             return []  # a number or a date was asked for, and no close sentence has one
-        candidates.remove(typed[0])
-        candidates.insert(0, typed[0])
+        lead = max(typed)
+        candidates.remove(lead)
+        candidates.insert(0, lead)
     best = candidates[0][0]
     chosen: set[int] = set()
 

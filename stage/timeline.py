@@ -26,10 +26,6 @@ class Placed:
     caption: Caption
 
     @property
-    def start(self) -> float:
-        return self.speech.audio.pts
-
-    @property
     def end(self) -> float:
         return self.speech.audio.end
 
