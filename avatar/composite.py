@@ -44,8 +44,14 @@ def tile_size(panelists: int, width: int, height: int) -> int:
 
 
 class StageCompositor:
-    def __init__(self, title: str, panelists: list[tuple[str, str]], width: int = 1280, height: int = 720,
-                 moderator: str | None = None):
+    def __init__(
+        self,
+        title: str,
+        panelists: list[tuple[str, str]],
+        width: int = 1280,
+        height: int = 720,
+        moderator: str | None = None,
+    ):
         """``panelists``: (name, title) of each, left to right."""
         self.width, self.height = width, height
         self.tile = tile_size(len(panelists), width, height)
@@ -62,8 +68,9 @@ class StageCompositor:
         for seat in self.seats:
             draw.rectangle([seat.x - 6, seat.y - 6, seat.x + seat.size + 5, seat.y + seat.size + 5], fill=PANEL)
         self.background = np.asarray(canvas).copy()
-        self.lower_thirds = [(self._lower_third(name, role, False), self._lower_third(name, role, True))
-                             for name, role in panelists]
+        self.lower_thirds = [
+            (self._lower_third(name, role, False), self._lower_third(name, role, True)) for name, role in panelists
+        ]
         self.label = self._label("AI avatar")
 
     def compose(self, faces: list[np.ndarray], speaking: int | None, caption: tuple[str, str] | None) -> np.ndarray:
@@ -72,8 +79,8 @@ class StageCompositor:
         frame = self.background.copy()
         for i, (seat, face) in enumerate(zip(self.seats, faces)):
             if i == speaking:
-                frame[seat.y - 6:seat.y + seat.size + 6, seat.x - 6:seat.x + seat.size + 6] = HIGHLIGHT
-            frame[seat.y:seat.y + seat.size, seat.x:seat.x + seat.size] = face
+                frame[seat.y - 6 : seat.y + seat.size + 6, seat.x - 6 : seat.x + seat.size + 6] = HIGHLIGHT
+            frame[seat.y : seat.y + seat.size, seat.x : seat.x + seat.size] = face
             _paste(frame, self.label, seat.x + 10, seat.y + 10)
             third = self.lower_thirds[i][i == speaking]
             _paste(frame, third, seat.x, seat.y + seat.size - third.shape[0])
@@ -129,4 +136,4 @@ def _paste(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
     h = min(image.shape[0], frame.shape[0] - y)
     w = min(image.shape[1], frame.shape[1] - x)
     if h > 0 and w > 0:
-        frame[y:y + h, x:x + w] = image[:h, :w]
+        frame[y : y + h, x : x + w] = image[:h, :w]

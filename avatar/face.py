@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 
 from avatar.visemes import REST, MouthCurve, MouthShape, viseme_track
-from stage.events import PhonemeSpan
+from stage.core.events import PhonemeSpan
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,11 @@ class IdleMotion:
         if phase >= 1.0:
             return 0.0
         # lids close fast and open a little slower
-        return math.sin(math.pi * min(1.0, phase * 1.6)) if phase < 0.3125 else math.cos(
-            (phase - 0.3125) / 0.6875 * math.pi / 2)
+        return (
+            math.sin(math.pi * min(1.0, phase * 1.6))
+            if phase < 0.3125
+            else math.cos((phase - 0.3125) / 0.6875 * math.pi / 2)
+        )
 
     def state_at(self, t: float) -> FaceState:
         (f1, p1), (f2, p2), (f3, p3), (f4, p4), (f5, p5), (f6, p6) = self._sway
@@ -70,13 +73,17 @@ class IdleMotion:
 
 @dataclass
 class FaceAnimator:
-    """Face state at any time: idle motion plus speech (visemes and emphasis)."""
+    """Face state at any time: idle motion plus speech (visemes and emphasis).
+
+    Render threads call ``state_at`` while the event loop adds or cuts
+    speech: the mouth is a ``MouthCurve`` (safe to read so), and the stresses
+    are a tuple replaced whole, never changed in place."""
 
     fps: float = 25.0
     seed: int = 0
     idle: IdleMotion = field(init=False)
     mouth: MouthCurve = field(init=False)
-    _stresses: list[float] = field(init=False, default_factory=list)
+    _stresses: tuple[float, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         self.idle = IdleMotion(self.seed)
@@ -85,24 +92,30 @@ class FaceAnimator:
     def add_speech(self, phonemes: list[PhonemeSpan]) -> None:
         """Add phonemes already placed on the session clock."""
         self.mouth.extend(viseme_track(phonemes))
-        self._stresses.extend(p.start for p in phonemes if p.stressed)
+        self._stresses = (*self._stresses, *(p.start for p in phonemes if p.stressed))
 
     def cut(self, t: float) -> None:
         """Stop speaking at ``t`` (a barge-in, the moderator's stop)."""
         self.mouth.cut(t)
-        self._stresses = [s for s in self._stresses if s < t]
+        self._stresses = tuple(s for s in self._stresses if s < t)
 
     def state_at(self, t: float) -> FaceState:
         idle = self.idle.state_at(t)
         # brows lift briefly on stressed syllables, as speakers do for emphasis
         brow = 0.0
-        for s in self._stresses[bisect.bisect_right(self._stresses, t - 0.6) :]:
+        stresses = self._stresses
+        for s in stresses[bisect.bisect_right(stresses, t - 0.6) :]:
             if s > t:
                 break
-            brow = max(brow, math.exp(-((t - s - 0.12) / 0.18) ** 2))
+            brow = max(brow, math.exp(-(((t - s - 0.12) / 0.18) ** 2)))
         return FaceState(
-            mouth=self.mouth.at(t), blink=idle.blink, brow=0.6 * brow, head_x=idle.head_x,
-            head_y=idle.head_y, head_roll=idle.head_roll, breath=idle.breath,
-            gaze_x=idle.gaze_x, gaze_y=idle.gaze_y,
+            mouth=self.mouth.at(t),
+            blink=idle.blink,
+            brow=0.6 * brow,
+            head_x=idle.head_x,
+            head_y=idle.head_y,
+            head_roll=idle.head_roll,
+            breath=idle.breath,
+            gaze_x=idle.gaze_x,
+            gaze_y=idle.gaze_y,
         )
-

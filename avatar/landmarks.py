@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stage.errors import FiresideError
+from stage.core import paths
+from stage.core.errors import FiresideError
 
 # Landmark indices of the MediaPipe face mesh
+# fmt: off
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
              152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
 LIPS_OUTER_UPPER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
@@ -32,6 +34,7 @@ LEFT_EYE_UPPER = [362, 398, 384, 385, 386, 387, 388, 466, 263]
 LEFT_EYE_LOWER = [362, 382, 381, 380, 374, 373, 390, 249, 263]
 RIGHT_BROW = [70, 63, 105, 66, 107]
 LEFT_BROW = [336, 296, 334, 293, 300]
+# fmt: on
 NOSE_BOTTOM = 2
 CHIN = 152
 
@@ -43,8 +46,7 @@ class NoFaceFound(FiresideError, ValueError):
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("FIRESIDE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fireside"
-    return Path(root) / "landmarks"
+    return paths.cache_dir("landmarks")
 
 
 def find_landmarks(image_path: Path) -> np.ndarray:
@@ -56,9 +58,17 @@ def find_landmarks(image_path: Path) -> np.ndarray:
         return np.load(cached)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.npy")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])))
-    run = subprocess.run([sys.executable, "-m", "avatar.landmarks", str(image_path), str(tmp)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])),
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "avatar.landmarks", str(image_path), str(tmp)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     if run.returncode == NO_FACE_EXIT:
         raise NoFaceFound(f"no face found in {image_path}")
     if run.returncode != 0:
@@ -79,8 +89,9 @@ def _landmark(image_path: str, out_path: str) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
-                                         min_detection_confidence=0.5) as mesh:
+    with mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5
+    ) as mesh:
         result = mesh.process(rgb)
     if not result.multi_face_landmarks:
         return NO_FACE_EXIT

@@ -8,7 +8,7 @@ from typing import Iterator
 from avatar.face import FaceAnimator
 from avatar.rigs import Rig
 from avatar.visemes import MouthCurve
-from stage.events import Frame, PhonemeSpan
+from stage.core.events import Frame, PhonemeSpan
 
 
 class Renderer:

@@ -27,9 +27,11 @@ from __future__ import annotations
 import bisect
 import math
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from stage.events import PhonemeSpan, Viseme
+from stage.core.events import PhonemeSpan, Viseme
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
 VOWEL_VISEMES = frozenset({"aa", "E", "ih", "oh", "ou"})
@@ -75,12 +77,35 @@ SHAPES: dict[str, MouthShape] = {
 }
 # How strongly a viseme holds the lips against its neighbours.
 DOMINANCE: dict[str, float] = {
-    "sil": 0.6, "PP": 1.0, "FF": 0.9, "TH": 0.5, "DD": 0.3, "kk": 0.25, "CH": 0.8, "SS": 0.6,
-    "nn": 0.3, "RR": 0.6, "aa": 1.0, "E": 1.0, "ih": 1.0, "oh": 1.0, "ou": 1.0,
+    "sil": 0.6,
+    "PP": 1.0,
+    "FF": 0.9,
+    "TH": 0.5,
+    "DD": 0.3,
+    "kk": 0.25,
+    "CH": 0.8,
+    "SS": 0.6,
+    "nn": 0.3,
+    "RR": 0.6,
+    "aa": 1.0,
+    "E": 1.0,
+    "ih": 1.0,
+    "oh": 1.0,
+    "ou": 1.0,
 }
 
-_MULTI = {"tʃ": "CH", "dʒ": "CH", "ʧ": "CH", "ʤ": "CH", "ts": "SS", "dz": "SS", "tɕ": "CH", "dʑ": "CH",
-          "ts.": "CH", "tʂ": "CH"}
+_MULTI = {
+    "tʃ": "CH",
+    "dʒ": "CH",
+    "ʧ": "CH",
+    "ʤ": "CH",
+    "ts": "SS",
+    "dz": "SS",
+    "tɕ": "CH",
+    "dʑ": "CH",
+    "ts.": "CH",
+    "tʂ": "CH",
+}
 _SINGLE = {
     **dict.fromkeys("pbmɱ", "PP"),
     **dict.fromkeys("fvʋ", "FF"),
@@ -127,8 +152,28 @@ def viseme_track(phonemes: list[PhonemeSpan]) -> list[Viseme]:
     return track
 
 
+@dataclass(frozen=True)
+class _Track:
+    """A viseme track with what ``MouthCurve.at`` looks up in it. Never
+    changed once made: a new one replaces it whole."""
+
+    visemes: tuple[Viseme, ...]
+    starts: tuple[float, ...]
+    closures: tuple[tuple[float, float], ...]
+    openings: Mapping[int, MouthShape]  # frame index -> the vowel it must show
+
+
+_NO_TRACK = _Track((), (), (), MappingProxyType({}))
+
+
 class MouthCurve:
-    """The mouth shape at any time of a viseme track (append as speech comes)."""
+    """The mouth shape at any time of a viseme track (append as speech comes).
+
+    Render threads read the curve while the event loop adds speech to it or
+    cuts it, so the track is one immutable ``_Track``: ``extend`` and ``cut``
+    build a new one and swap it in with a single assignment, and ``at`` reads
+    the attribute once. A frame sees the track before a change or after it,
+    never half of one (a track and its lookups out of step)."""
 
     BEHIND = 0.020  # seconds of carry-over from the sound just heard
     AHEAD = 0.030  # seconds of anticipation: lips form a sound a little before it is heard
@@ -136,45 +181,53 @@ class MouthCurve:
     def __init__(self, track: list[Viseme] = (), fps: float = 25.0):
         self.fps = fps
         self.half_frame = 0.5 / fps
-        self.track: list[Viseme] = []
-        self._starts: list[float] = []
-        self._closures: list[tuple[float, float]] = []
-        self._openings: dict[int, MouthShape] = {}  # frame index -> the vowel it must show
-        self.extend(track)
+        self._track = self._extended(_NO_TRACK, track)
+
+    @property
+    def track(self) -> tuple[Viseme, ...]:
+        return self._track.visemes
 
     def extend(self, visemes: list[Viseme]) -> None:
-        for v in visemes:
-            previous = self.track[-1].id if self.track else "sil"
-            self.track.append(v)
-            self._starts.append(v.start)
-            if v.id == "PP":
-                mid = (v.start + v.end) / 2
-                self._closures.append((min(v.start, mid - self.half_frame), max(v.end, mid + self.half_frame)))
-            elif v.id in VOWEL_VISEMES and previous not in VOWEL_VISEMES:
-                # a syllable's vowel shows on the first frame at or after its
-                # onset, however short it is (the blend alone could miss it)
-                self._openings[math.ceil(v.start * self.fps - 1e-9)] = SHAPES[v.id]
+        self._track = self._extended(self._track, visemes)
 
     def cut(self, t: float) -> None:
         """Forget the speech after ``t``: the avatar was stopped there."""
-        keep = [v if v.end <= t else Viseme(v.id, v.start, t, v.weight) for v in self.track if v.start < t]
-        self.track, self._starts, self._closures, self._openings = [], [], [], {}
-        self.extend(keep)
+        keep = [v if v.end <= t else Viseme(v.id, v.start, t, v.weight) for v in self._track.visemes if v.start < t]
+        self._track = self._extended(_NO_TRACK, keep)
 
-    def _closed(self, t: float) -> bool:
-        return any(a <= t < b for a, b in self._closures[-64:])
+    def _extended(self, track: _Track, visemes: list[Viseme]) -> _Track:
+        """A new track: ``track`` with ``visemes`` after it (``track`` is left as it is)."""
+        added, starts, closures = list(track.visemes), list(track.starts), list(track.closures)
+        openings = dict(track.openings)
+        for v in visemes:
+            previous = added[-1].id if added else "sil"
+            added.append(v)
+            starts.append(v.start)
+            if v.id == "PP":
+                mid = (v.start + v.end) / 2
+                closures.append((min(v.start, mid - self.half_frame), max(v.end, mid + self.half_frame)))
+            elif v.id in VOWEL_VISEMES and previous not in VOWEL_VISEMES:
+                # a syllable's vowel shows on the first frame at or after its
+                # onset, however short it is (the blend alone could miss it)
+                openings[math.ceil(v.start * self.fps - 1e-9)] = SHAPES[v.id]
+        return _Track(tuple(added), tuple(starts), tuple(closures), MappingProxyType(openings))
+
+    @staticmethod
+    def _closed(track: _Track, t: float) -> bool:
+        return any(a <= t < b for a, b in track.closures[-64:])
 
     def at(self, t: float) -> MouthShape:
-        if self._closed(t):
+        track = self._track  # one snapshot for the whole lookup
+        if self._closed(track, t):
             return SHAPES["PP"]
-        shape = self._blend(t)
+        shape = self._blend(track, t)
         # around each frame a syllable's vowel is owed, open towards it (a
         # triangle one frame wide each side, so the mouth moves smoothly)
         first = math.floor(t * self.fps)
         for frame in (first, first + 1):
-            vowel = self._openings.get(frame)
-            if vowel is None and self._closed((frame - 1) / self.fps):
-                vowel = self._openings.get(frame - 1)  # its frame went to the lips' closure: the next one
+            vowel = track.openings.get(frame)
+            if vowel is None and self._closed(track, (frame - 1) / self.fps):
+                vowel = track.openings.get(frame - 1)  # its frame went to the lips' closure: the next one
             if vowel is not None:
                 weight = max(0.0, 1.0 - abs(t - frame / self.fps) * self.fps)
                 opened = shape.blend(vowel, 0.85 * weight)
@@ -182,13 +235,13 @@ class MouthCurve:
                     shape = opened
         return shape
 
-    def _blend(self, t: float) -> MouthShape:
+    def _blend(self, track: _Track, t: float) -> MouthShape:
         lo, hi = t - self.BEHIND, t + self.AHEAD
-        first = max(0, bisect.bisect_right(self._starts, lo) - 1)
+        first = max(0, bisect.bisect_right(track.starts, lo) - 1)
         covered = 0.0
         total = 0.0
         acc = [0.0] * 6
-        for v in self.track[first:]:
+        for v in track.visemes[first:]:
             if v.start >= hi:
                 break
             overlap = min(hi, v.end) - max(lo, v.start)

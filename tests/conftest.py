@@ -14,9 +14,9 @@ import pytest
 os.environ["FIRESIDE_CACHE"] = tempfile.mkdtemp(prefix="fireside-test-cache-")
 os.environ.pop("FIRESIDE_CONFIG", None)
 
-from stage.config import FiresideConfig  # noqa: E402
-from stage.events import PhonemeSpan  # noqa: E402
-from stage.timeline import spoken  # noqa: E402
+from stage.core.config import FiresideConfig  # noqa: E402
+from stage.core.events import PhonemeSpan  # noqa: E402
+from stage.timeline.placing import spoken  # noqa: E402
 from voices.catalog import VoiceCatalog  # noqa: E402
 
 
@@ -64,16 +64,17 @@ def photo_rig(portrait):
 
 # -- the persona brain -------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def cards():
-    from stage.persona import load_personas
+    from stage.think.persona import load_personas
 
     return load_personas()
 
 
 @pytest.fixture(scope="session")
 def embedded():
-    from stage.llm import embedded_model
+    from stage.think.llm import embedded_model
 
     return embedded_model()
 
@@ -88,7 +89,7 @@ def unavailable(reason: str):
 
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
-    from stage.llm import default_gguf
+    from stage.think.llm import default_gguf
     from tests.servers import llama_server
 
     server = llama_server(default_gguf(), tmp_path_factory.mktemp("llama") / "server.log")
@@ -112,15 +113,18 @@ def vllm_server(tmp_path_factory):
         unavailable("no Hugging Face-format model for vLLM: run make vllm-model")
     work = tmp_path_factory.mktemp("vllm")
     adapter = work / "ada-lora"
-    subprocess.run([str(python), str(ROOT / "tests" / "make_lora.py"), str(model), str(adapter)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(python), str(ROOT / "tests" / "make_lora.py"), str(model), str(adapter)], check=True, capture_output=True
+    )
     port = free_port()
     config = work / "fireside.yaml"
-    config.write_text(f"vllm:\n  model: {model}\n  port: {port}\n  dtype: bfloat16\n"
-                      f"  adapters:\n    ada-lora: {adapter}\n")
+    config.write_text(
+        f"vllm:\n  model: {model}\n  port: {port}\n  dtype: bfloat16\n  adapters:\n    ada-lora: {adapter}\n"
+    )
     fireside = Path(sys.executable).parent / "fireside"
-    server = Server([str(fireside), "--config", str(config), "llm", "serve", "--python", str(python)], port,
-                    log=work / "server.log")
+    server = Server(
+        [str(fireside), "--config", str(config), "llm", "serve", "--python", str(python)], port, log=work / "server.log"
+    )
     server.wait_ready(420)
     yield server
     server.stop()
@@ -135,7 +139,9 @@ def livekit_server(tmp_path_factory):
 
     if not LIVEKIT.exists():
         if shutil.which("go") is None:
-            unavailable("Go is not installed, so the LiveKit server cannot be built (make livekit-server needs Go 1.26)")
+            unavailable(
+                "Go is not installed, so the LiveKit server cannot be built (make livekit-server needs Go 1.26)"
+            )
         unavailable(f"no LiveKit server at {LIVEKIT}: run make livekit-server")
     server = livekit_server(tmp_path_factory.mktemp("livekit") / "server.log")
     yield server

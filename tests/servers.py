@@ -26,15 +26,28 @@ def free_port() -> int:
 class Server:
     """A server process of its own, ready once ``health`` answers 200."""
 
-    def __init__(self, cmd: list[str], port: int, env: dict | None = None, log: Path | None = None,
-                 url: str | None = None, health: str | None = None):
+    def __init__(
+        self,
+        cmd: list[str],
+        port: int,
+        env: dict | None = None,
+        log: Path | None = None,
+        url: str | None = None,
+        health: str | None = None,
+    ):
         self.port = port
         self.url = url or f"http://127.0.0.1:{port}/v1"
         self.health = health or f"{self.url}/models"
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL
-        self.process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
-                                        cwd=ROOT, start_new_session=True)
+        self.process = subprocess.Popen(
+            cmd,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
 
     def wait_ready(self, timeout: float) -> "Server":
         deadline = time.monotonic() + timeout
@@ -72,8 +85,23 @@ class Server:
 
 def llama_server(gguf: Path, log: Path | None = None) -> Server:
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2", "--n_threads", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--model_alias",
+        "smollm2",
+        "--n_threads",
+        "2",
+    ]
     return Server(cmd, port, log=log).wait_ready(120)
 
 
@@ -86,10 +114,25 @@ LIVEKIT = ROOT / "build" / "livekit-server"
 LIVEKIT_KEY, LIVEKIT_SECRET = "devkey", "secret"  # the keys of --dev
 
 
-def livekit_server(log: Path | None = None) -> Server:
-    """The open-source LiveKit server in dev mode on free loopback ports:
-    signalling on ``url``, media over one UDP and one TCP port."""
-    port, tcp, udp = free_port(), free_port(), free_port()
-    cmd = [str(LIVEKIT), "--dev", "--bind", "127.0.0.1", "--port", str(port), "--node-ip", "127.0.0.1",
-           "--udp-port", str(udp), "--config-body", f"rtc: {{tcp_port: {tcp}}}"]
-    return Server(cmd, port, log=log, url=f"ws://127.0.0.1:{port}", health=f"http://127.0.0.1:{port}/").wait_ready(60)
+def livekit_server(log: Path | None = None, ports: tuple[int, int, int] | None = None) -> Server:
+    """The open-source LiveKit server in dev mode on free loopback ports (or
+    ``ports``, to start it again where it was): signalling on ``url``, media
+    over one UDP and one TCP port."""
+    port, tcp, udp = ports or (free_port(), free_port(), free_port())
+    cmd = [
+        str(LIVEKIT),
+        "--dev",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--node-ip",
+        "127.0.0.1",
+        "--udp-port",
+        str(udp),
+        "--config-body",
+        f"rtc: {{tcp_port: {tcp}}}",
+    ]
+    server = Server(cmd, port, log=log, url=f"ws://127.0.0.1:{port}", health=f"http://127.0.0.1:{port}/")
+    server.ports = (port, tcp, udp)
+    return server.wait_ready(60)

@@ -5,7 +5,7 @@ import sys
 
 import cv2
 
-from avatar.strip import TILE, make_strip
+from stage.tools.strip import TILE, make_strip
 
 
 def fireside(*args: str) -> subprocess.CompletedProcess:
@@ -18,8 +18,12 @@ def test_bench_render_prints_json_records():
     run = fireside("bench", "render", "--json", "--quick")
     assert run.returncode == 0, run.stderr
     records = {r["name"]: r for r in json.loads(run.stdout)}
-    assert set(records) == {"render.stylized.fps", "render.stylized.core_share_at_25fps",
-                            "render.photo.fps", "render.photo.core_share_at_25fps"}
+    assert set(records) == {
+        "render.stylized.fps",
+        "render.stylized.core_share_at_25fps",
+        "render.photo.fps",
+        "render.photo.core_share_at_25fps",
+    }
     assert all(r["value"] > 0 and r["unit"] for r in records.values())
 
 

@@ -13,9 +13,9 @@ import wave
 import numpy as np
 import pytest
 
-from stage.audio_in import Resampler
-from stage.call_client import CallClient
-from stage.webrtc import restrict_ice
+from stage.core.audio import Resampler
+from stage.tools.call_client import CallClient
+from stage.transport.webrtc import restrict_ice
 from tests.servers import ROOT, free_port
 
 restrict_ice(["127.0.0.1"])  # this process's own peers stay on loopback too
@@ -29,8 +29,12 @@ def server(tmp_path_factory):
     port = free_port()
     log = open(work / "server.log", "wb")
     fireside = os.path.join(os.path.dirname(sys.executable), "fireside")
-    process = subprocess.Popen([fireside, "--config", str(config), "serve", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    process = subprocess.Popen(
+        [fireside, "--config", str(config), "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -65,18 +69,29 @@ def speech48(engine, text: str) -> np.ndarray:
     return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
 
 
-@pytest.mark.parametrize("body, status, reason", [
-    (b"not json", 400, "must be JSON"),
-    (b"[1, 2]", 400, "JSON object"),
-    (json.dumps({"type": "offer", "persona": "ada"}).encode(), 400, "missing 'sdp'"),
-    (json.dumps({"sdp": "v=0", "type": "answer", "persona": "ada"}).encode(), 400, "'type' must be 'offer'"),
-    (json.dumps({"sdp": "v=0\r\nthis is not sdp\r\n", "type": "offer", "persona": "ada"}).encode(), 400,
-     "the offer has no audio"),
-    (json.dumps({"sdp": "v=0\r\nm=audio port RTP/AVP x\r\na=rtpmap:zz\r\n", "type": "offer",
-                 "persona": "ada"}).encode(), 400, "malformed SDP"),
-    (json.dumps({"sdp": "v=0", "type": "offer", "persona": "nobody"}).encode(), 404, "unknown persona 'nobody'"),
-    (json.dumps({"sdp": "x" * 300_000, "type": "offer", "persona": "ada"}).encode(), 413, "larger than"),
-])
+@pytest.mark.parametrize(
+    "body, status, reason",
+    [
+        (b"not json", 400, "must be JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (json.dumps({"type": "offer", "persona": "ada"}).encode(), 400, "missing 'sdp'"),
+        (json.dumps({"sdp": "v=0", "type": "answer", "persona": "ada"}).encode(), 400, "'type' must be 'offer'"),
+        (
+            json.dumps({"sdp": "v=0\r\nthis is not sdp\r\n", "type": "offer", "persona": "ada"}).encode(),
+            400,
+            "the offer has no audio",
+        ),
+        (
+            json.dumps(
+                {"sdp": "v=0\r\nm=audio port RTP/AVP x\r\na=rtpmap:zz\r\n", "type": "offer", "persona": "ada"}
+            ).encode(),
+            400,
+            "malformed SDP",
+        ),
+        (json.dumps({"sdp": "v=0", "type": "offer", "persona": "nobody"}).encode(), 404, "unknown persona 'nobody'"),
+        (json.dumps({"sdp": "x" * 300_000, "type": "offer", "persona": "ada"}).encode(), 413, "larger than"),
+    ],
+)
 def test_bad_offers_get_a_json_error_and_the_server_goes_on(server, body, status, reason):
     code, answer = post(server, body)
     assert code == status and reason in answer["error"]
@@ -87,7 +102,8 @@ async def answered(clients, seconds: float) -> None:
     """Wait until every client's answer has ended (or the time is up)."""
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline and not all(
-            any(m.get("type") == "answer_end" for _, m in c.messages) for c in clients):
+        any(m.get("type") == "answer_end" for _, m in c.messages) for c in clients
+    ):
         await asyncio.sleep(0.2)
 
 
@@ -95,7 +111,7 @@ def test_the_server_hears_each_packet_without_a_playout_wait():
     from aiortc import RTCPeerConnection
     from aiortc.rtp import RtpPacket
 
-    from stage.webrtc import listen_without_delay
+    from stage.transport.webrtc import listen_without_delay
 
     async def released_after() -> int:
         pc = RTCPeerConnection()
@@ -165,7 +181,10 @@ def test_barge_in_stops_the_avatar(server, joe, catalog):
         await asyncio.sleep(1.5)
         client.microphone.say(speech48(joe, "How do banks detect fraud?"))
         deadline = time.perf_counter() + 25
-        while time.perf_counter() < deadline and client.first_sound_after(client.microphone.ended_at[0] if client.microphone.ended_at else 1e18) is None:
+        while (
+            time.perf_counter() < deadline
+            and client.first_sound_after(client.microphone.ended_at[0] if client.microphone.ended_at else 1e18) is None
+        ):
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # the avatar is speaking now
         client.microphone.say(speech48(catalog.engine("espeak-en"), "Sorry, can I stop you there?"))
@@ -209,17 +228,32 @@ def test_the_page_in_chromium(server, joe, tmp_path):
     """Real Chromium: its fake microphone plays a Piper question into the call."""
     from playwright.sync_api import sync_playwright
 
-    question = np.concatenate([np.zeros(22050 * 3, np.int16),
-                               np.concatenate([p.audio.pcm for p in joe.synthesize("How do banks detect fraud?")]),
-                               np.zeros(22050 * 12, np.int16)])
+    question = np.concatenate(
+        [
+            np.zeros(22050 * 3, np.int16),
+            np.concatenate([p.audio.pcm for p in joe.synthesize("How do banks detect fraud?")]),
+            np.zeros(22050 * 12, np.int16),
+        ]
+    )
     wav = tmp_path / "question.wav"
     with wave.open(str(wav), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(22050), w.writeframes(question.tobytes())
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-             "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop",
-             "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
-             "--disable-features=WebRtcHideLocalIpsWithMdns", "--force-webrtc-ip-handling-policy=default"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--force-webrtc-ip-handling-policy=default",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
         page = browser.new_page()

@@ -1,6 +1,6 @@
 import pytest
 
-from stage.config import ConfigError, FiresideConfig, load_config
+from stage.core.config import ConfigError, FiresideConfig, load_config
 
 
 def write(tmp_path, text: str | bytes):
@@ -34,8 +34,11 @@ def test_the_environment_names_the_file(tmp_path, monkeypatch):
         ("avatar:\n  fps: 0\n", "avatar.fps", "greater than or equal to 10"),
         ("avatar:\n  size: 500\n", "avatar.size", "multiple of 16"),
         ("avatar:\n  rig: cartoon\n", "avatar.rig", "stylized"),
-        ("voices:\n  catalog:\n    - id: amy\n      engine: piper\n      language: en_US\n      model: /nope/amy.onnx\n",
-         "voices.catalog.0", "does not exist"),
+        (
+            "voices:\n  catalog:\n    - id: amy\n      engine: piper\n      language: en_US\n      model: /nope/amy.onnx\n",
+            "voices.catalog.0",
+            "does not exist",
+        ),
     ],
 )
 def test_bad_config_names_file_field_and_reason(tmp_path, text, field, reason):

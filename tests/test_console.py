@@ -22,8 +22,10 @@ class PanelServer:
     def __init__(self, work, extra: str = "", panel: str = ""):
         self.work = work
         self.config = work / "fireside.yaml"
-        self.config.write_text(f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n"
-                               f"{panel}call:\n  ice_addresses: [127.0.0.1]\n{extra}")
+        self.config.write_text(
+            f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n"
+            f"{panel}call:\n  ice_addresses: [127.0.0.1]\n{extra}"
+        )
         self.port = free_port()
         self.process = None
 
@@ -31,8 +33,20 @@ class PanelServer:
         fireside = os.path.join(os.path.dirname(sys.executable), "fireside")
         log = open(self.work / "server.log", "ab")
         self.process = subprocess.Popen(
-            [fireside, "--config", str(self.config), "serve", "--port", str(self.port),
-             "--show", str(ROOT / "prompts" / "shows" / "demo.yaml")], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            [
+                fireside,
+                "--config",
+                str(self.config),
+                "serve",
+                "--port",
+                str(self.port),
+                "--show",
+                str(ROOT / "prompts" / "shows" / "demo.yaml"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -47,8 +61,15 @@ class PanelServer:
         self.process.terminate()
         self.process.wait(20)
 
-    def request(self, method: str, path: str, body=None, token: str | None = None, client: str = "127.0.0.1",
-                raw: bytes | None = None) -> tuple[int, dict | str]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        client: str = "127.0.0.1",
+        raw: bytes | None = None,
+    ) -> tuple[int, dict | str]:
         """From ``client`` (any 127.x.y.z address is this machine: one audience member each)."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(client, 0))
         headers = {"Content-Type": "application/json"}
@@ -79,8 +100,9 @@ def open_questions(panel) -> list[dict]:
 
 
 def test_an_audience_question_reaches_the_console_queue(panel):
-    status, answer = panel.request("POST", "/ask", {"text": "How do banks detect fraud?", "name": "Mina"},
-                                   client="127.0.0.11")
+    status, answer = panel.request(
+        "POST", "/ask", {"text": "How do banks detect fraud?", "name": "Mina"}, client="127.0.0.11"
+    )
     assert status == 201 and answer["status"] == "pending"
     queued = {q["id"]: q for q in open_questions(panel)}
     assert queued[answer["id"]]["text"] == "How do banks detect fraud?" and queued[answer["id"]]["name"] == "Mina"
@@ -95,15 +117,18 @@ def test_the_moderator_approves_edits_assigns_and_reorders(panel):
     status, rejected = panel.request("POST", f"/console/questions/{ids[2]}", {"action": "reject"}, TOKEN)
     assert status == 200 and rejected["status"] == "rejected"
     mine = [q for q in open_questions(panel) if q["id"] in ids]
-    assert [(q["text"], q["status"], q["to"]) for q in mine] == [("Question 0?", "approved", "ada"),
-                                                                 ("Better?", "pending", "all")]
+    assert [(q["text"], q["status"], q["to"]) for q in mine] == [
+        ("Question 0?", "approved", "ada"),
+        ("Better?", "pending", "all"),
+    ]
     assert panel.request("POST", f"/console/questions/{ids[0]}", {"action": "approve", "to": "mei"}, TOKEN)[0] == 400
     assert panel.request("POST", "/console/questions/nope", {"action": "reject"}, TOKEN)[0] == 404
     assert panel.request("POST", f"/console/questions/{ids[0]}", {"action": "dance"}, TOKEN)[0] == 400
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/console"), ("GET", "/console/queue"),
-                                          ("POST", "/console/questions/x")])
+@pytest.mark.parametrize(
+    "method, path", [("GET", "/console"), ("GET", "/console/queue"), ("POST", "/console/questions/x")]
+)
 def test_the_console_and_its_controls_need_the_token(panel, method, path):
     for token in (None, "wrong-token", TOKEN[:-1]):
         status, answer = panel.request(method, path, {"action": "reject"}, token=token)
@@ -148,8 +173,9 @@ def test_ask_and_console_pages_in_chromium(panel):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         audience = browser.new_page()
         audience.goto(f"http://127.0.0.1:{panel.port}/ask")
         audience.fill("#text", "What is a tokenised deposit, in plain words?")
@@ -165,7 +191,8 @@ def test_ask_and_console_pages_in_chromium(panel):
         row.locator("button.approve").click()
         moderator.wait_for_function(
             "[...document.querySelectorAll('li')].some(li => li.textContent.includes('plain words')"
-            " && li.textContent.includes('approved · to ravi'))")
+            " && li.textContent.includes('approved · to ravi'))"
+        )
         browser.close()
     question = next(q for q in open_questions(panel) if "plain words" in q["text"])
     assert (question["status"], question["to"], question["name"]) == ("approved", "ravi", "Leung")
@@ -174,8 +201,8 @@ def test_ask_and_console_pages_in_chromium(panel):
 # -- the live stage ---------------------------------------------------------------------------
 import asyncio  # noqa: E402
 
-from stage.call_client import StageViewer  # noqa: E402
-from stage.webrtc import restrict_ice  # noqa: E402
+from stage.tools.call_client import StageViewer  # noqa: E402
+from stage.transport.webrtc import restrict_ice  # noqa: E402
 
 restrict_ice(["127.0.0.1"])  # this process's own peers stay on loopback
 
@@ -212,8 +239,9 @@ def test_ask_now_is_answered_on_stage_with_captions_and_sources(panel):
         viewer = StageViewer(f"http://127.0.0.1:{panel.port}", 2)
         await viewer.connect()
         await asyncio.sleep(1.5)
-        status, asked = await asyncio.to_thread(panel.request, "POST", "/ask", {"text": "How do banks detect fraud?"},
-                                                None, "127.0.0.31")
+        status, asked = await asyncio.to_thread(
+            panel.request, "POST", "/ask", {"text": "How do banks detect fraud?"}, None, "127.0.0.31"
+        )
         await control(panel, f"/console/questions/{asked['id']}", {"action": "approve", "to": "ravi"})
         sent = time.perf_counter()
         status, answer = await control(panel, "/console/ask", {"id": asked["id"]})
@@ -290,8 +318,12 @@ def test_a_question_to_all_is_answered_one_panelist_after_the_other(panel):
         await asyncio.sleep(1.5)
         sent = time.perf_counter()
         await control(panel, "/console/ask", {"text": "Where do banks use AI today?", "to": "all"})
-        assert await until(lambda: any(m.get("panelist") == "ravi" for _, m in viewer.messages
-                                       if m.get("type") == "caption" and _ > sent), 60)
+        assert await until(
+            lambda: any(
+                m.get("panelist") == "ravi" for _, m in viewer.messages if m.get("type") == "caption" and _ > sent
+            ),
+            60,
+        )
         await quiet(viewer, 2.0)
         await viewer.close()
         return [m for t, m in viewer.messages if t > sent and m.get("type") == "caption"]
@@ -319,8 +351,8 @@ def test_the_moderators_microphone_asks_the_panelist_it_names(panel, joe):
     import numpy as np
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
-    from stage.audio_in import Resampler
-    from stage.call_client import ScriptedMicrophone
+    from stage.core.audio import Resampler
+    from stage.tools.call_client import ScriptedMicrophone
 
     def speech48(text: str) -> np.ndarray:
         pcm = np.concatenate([p.audio.pcm for p in joe.synthesize(text)])
@@ -334,17 +366,23 @@ def test_the_moderators_microphone_asks_the_panelist_it_names(panel, joe):
         pc.addTrack(microphone)
         await pc.setLocalDescription(await pc.createOffer())
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://127.0.0.1:{panel.port}/console/mic",
-                                 json={"sdp": pc.localDescription.sdp, "type": "offer"},
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+            async with http.post(
+                f"http://127.0.0.1:{panel.port}/console/mic",
+                json={"sdp": pc.localDescription.sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ) as response:
                 assert response.status == 200
                 answer = await response.json()
         await pc.setRemoteDescription(RTCSessionDescription(**answer))
         await asyncio.sleep(1.5)
         microphone.say(speech48("Ravi, how do banks detect fraud?"))
         spoke = time.perf_counter()
-        assert await until(lambda: any(m.get("panelist") == "ravi" for t, m in viewer.messages
-                                       if t > spoke and m.get("type") == "caption"), 40)
+        assert await until(
+            lambda: any(
+                m.get("panelist") == "ravi" for t, m in viewer.messages if t > spoke and m.get("type") == "caption"
+            ),
+            40,
+        )
         await quiet(viewer, 1.5)
         await pc.close()
         await viewer.close()
@@ -391,16 +429,25 @@ def test_a_panelist_whose_model_fails_holds_and_the_panel_goes_on(tmp_path, card
 def test_ask_console_and_stage_pages_in_chromium(panel, cards):
     from playwright.sync_api import sync_playwright
 
-    flags = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-             "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-             "--force-webrtc-ip-handling-policy=default"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--force-webrtc-ip-handling-policy=default",
+    ]
     base = f"http://127.0.0.1:{panel.port}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=flags)
         stage = browser.new_page()
         stage.goto(f"{base}/stage")
-        stage.wait_for_function("window.stageConnected && [...document.querySelectorAll('video')]"
-                                ".filter(v => v.videoWidth === 512).length === 2", timeout=30000)
+        stage.wait_for_function(
+            "window.stageConnected && [...document.querySelectorAll('video')]"
+            ".filter(v => v.videoWidth === 512).length === 2",
+            timeout=30000,
+        )
         assert stage.locator(".seat .label").all_inner_texts() == ["AI avatar", "AI avatar"]
         assert stage.locator(".third b").all_inner_texts() == ["Ada Lim", "Ravi Menon"]
         audience = browser.new_page()
@@ -414,25 +461,38 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         row.wait_for(timeout=10000)
         row.locator("select.to").select_option("ravi")
         row.locator("button.approve").click()
-        console.wait_for_function("[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes("
-                                  "'detect fraud') && li.textContent.includes('approved · to ravi'))")
+        console.wait_for_function(
+            "[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes("
+            "'detect fraud') && li.textContent.includes('approved · to ravi'))"
+        )
         console.locator("#queue li", has_text="approved · to ravi").first.locator("button.ask-now").click()
         # answered on stage: Ravi's captions, his seat highlighted while he speaks
-        stage.wait_for_function("[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ravi Menon:'))",
-                                timeout=40000)
-        stage.wait_for_function("document.querySelector('.seat[data-id=ravi]').classList.contains('speaking')",
-                                timeout=10000)
+        stage.wait_for_function(
+            "[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ravi Menon:'))",
+            timeout=40000,
+        )
+        stage.wait_for_function(
+            "document.querySelector('.seat[data-id=ravi]').classList.contains('speaking')", timeout=10000
+        )
         # the console showed what Ravi would say, with its sources, and the decisions
         console.wait_for_function("document.querySelector('#transcript').textContent.includes('ravi (')", timeout=10000)
         # hold mid-answer: a holding line, from the console's button
-        console.evaluate("fetch('/console/ask', {method: 'POST', headers: {'Authorization': 'Bearer " + TOKEN +
-                         "', 'Content-Type': 'application/json'}, body: JSON.stringify({text: 'What is open banking?', to: 'ada'})})")
-        stage.wait_for_function("[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ada Lim: Open banking'))",
-                                timeout=30000)
+        console.evaluate(
+            "fetch('/console/ask', {method: 'POST', headers: {'Authorization': 'Bearer "
+            + TOKEN
+            + "', 'Content-Type': 'application/json'}, body: JSON.stringify({text: 'What is open banking?', to: 'ada'})})"
+        )
+        stage.wait_for_function(
+            "[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ada Lim: Open banking'))",
+            timeout=30000,
+        )
         console.click("#hold")
         holding = [line.split(",")[0] for line in cards["ada"].holding_lines]
-        stage.wait_for_function("lines => [...document.querySelectorAll('#captions p')].some(p => lines.some(l => p.textContent.includes(l)))",
-                                arg=holding, timeout=20000)
+        stage.wait_for_function(
+            "lines => [...document.querySelectorAll('#captions p')].some(p => lines.some(l => p.textContent.includes(l)))",
+            arg=holding,
+            timeout=20000,
+        )
         # stop: the highlight goes, and nothing more is said
         console.click("#stop")
         stage.wait_for_function("!document.querySelector('.seat.speaking')", timeout=10000)
@@ -445,8 +505,9 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
 def test_a_second_caption_line_where_a_translation_model_is_configured(tmp_path, llama_server):
     # the mechanism, with the small model that is here: a capable one is configured the same way;
     # its time limit is generous, so a busy machine does not change what it says
-    server = PanelServer(tmp_path, panel="  translation:\n    language: French\n"
-                                         f"    backend: {llama_server.url}\n    seconds: 60\n").start()
+    server = PanelServer(
+        tmp_path, panel=f"  translation:\n    language: French\n    backend: {llama_server.url}\n    seconds: 60\n"
+    ).start()
 
     async def run():
         viewer = StageViewer(f"http://127.0.0.1:{server.port}", 2)
@@ -477,13 +538,15 @@ def test_no_second_caption_line_without_a_translation_model(panel):
 
 def test_an_answer_keeps_to_its_personas_time_limit(cards, config):
     from avatar.rigs import load_rig
-    from stage.events import AnswerEnd
-    from stage.session import CallSession
-    from stage.think import thinker_for
+    from stage.core.events import AnswerEnd
+    from stage.session.call import CallSession
+    from stage.think.thinker import thinker_for
     from voices.catalog import VoiceCatalog
 
     card = cards["ada"]
-    session = CallSession("ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), load_rig("stylized", 256))
+    session = CallSession(
+        "ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), load_rig("stylized", 256)
+    )
     session.time_limit = 3.0  # Ada's approved answer on open banking runs about 12 s
 
     async def run():

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stage.documents import DocumentError, read_document
-from stage.embed import embedder, model_dir
-from stage.evaluate import judge, load_questions
-from stage.knowledge import Knowledge, cache_dir
-from stage.think import Thinker, ThinkSettings, collect
+from stage.think.documents import DocumentError, read_document
+from stage.think.embed import embedder, model_dir
+from stage.think.knowledge import Knowledge, cache_dir
+from stage.think.llm import OpenAIModel
+from stage.think.thinker import Thinker, ThinkSettings, collect
+from stage.tools.evaluate import judge, load_questions
 from tests.servers import vllm_python
 
 REPORT = "knowledge/ada/genai-sandbox-report.pdf"
@@ -31,12 +32,18 @@ def test_a_pdf_keeps_its_pages_and_sections(cards):
     from pypdf import PdfReader
 
     def lines(page):
-        return [" ".join(line.split()) for line in (page.extract_text() or "").splitlines()
-                if line.strip() and not re.fullmatch(r"(page )?\d+( of \d+)?", line.strip(), re.IGNORECASE)]
+        return [
+            " ".join(line.split())
+            for line in (page.extract_text() or "").splitlines()
+            if line.strip() and not re.fullmatch(r"(page )?\d+( of \d+)?", line.strip(), re.IGNORECASE)
+        ]
 
     pdf = [lines(page) for page in PdfReader(cards["ada"].root / REPORT).pages]
-    crossings = [f"{a[-1].split()[-1]} {b[0].split()[0]}" for a, b in zip(pdf, pdf[1:])
-                 if a and b and a[-1][-1] not in ".!?:" and b[0][0].islower()]
+    crossings = [
+        f"{a[-1].split()[-1]} {b[0].split()[0]}"
+        for a, b in zip(pdf, pdf[1:])
+        if a and b and a[-1][-1] not in ".!?:" and b[0][0].islower()
+    ]
     assert len(crossings) >= 3
     for words in crossings:
         assert any(words in p.text for p in passages), words
@@ -44,17 +51,23 @@ def test_a_pdf_keeps_its_pages_and_sections(cards):
 
 def test_html_and_plain_text(tmp_path):
     html = tmp_path / "notes.html"
-    html.write_text("<html><head><title>Branch notes</title><style>p{}</style></head><body><nav>Home</nav>"
-                    "<h2>Opening hours</h2><p>The branch opens at nine.</p><ul><li>Closed on Sundays.</li></ul>"
-                    "<h2>Queues</h2><p>Queues are longest at lunchtime.</p><script>x()</script></body></html>")
+    html.write_text(
+        "<html><head><title>Branch notes</title><style>p{}</style></head><body><nav>Home</nav>"
+        "<h2>Opening hours</h2><p>The branch opens at nine.</p><ul><li>Closed on Sundays.</li></ul>"
+        "<h2>Queues</h2><p>Queues are longest at lunchtime.</p><script>x()</script></body></html>"
+    )
     passages = read_document(html, "notes.html")
     assert [(p.source, p.title, p.text) for p in passages] == [
         ("notes.html#opening-hours", "Branch notes: Opening hours", "The branch opens at nine. Closed on Sundays."),
-        ("notes.html#queues", "Branch notes: Queues", "Queues are longest at lunchtime.")]
+        ("notes.html#queues", "Branch notes: Queues", "Queues are longest at lunchtime."),
+    ]
     text = tmp_path / "faq_2026.txt"
     text.write_text("The card works abroad.\n\nFees are waived for students.\n", encoding="utf-8")
     passages = read_document(text, "faq_2026.txt")
-    assert [(p.source, p.title) for p in passages] == [("faq_2026.txt#part-1", "Faq 2026"), ("faq_2026.txt#part-2", "Faq 2026")]
+    assert [(p.source, p.title) for p in passages] == [
+        ("faq_2026.txt#part-1", "Faq 2026"),
+        ("faq_2026.txt#part-2", "Faq 2026"),
+    ]
 
 
 def test_a_long_section_is_cut_at_sentence_ends(tmp_path):
@@ -80,8 +93,13 @@ def bad_documents(tmp_path):
     latin.write_bytes("# Caf\xe9\n\nR\xe9sum\xe9 of the year.\n".encode("latin-1"))
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
-    return {scanned: "scanned PDF needs OCR", encrypted: "encrypted", corrupt: "not a readable PDF",
-            latin: "not UTF-8", empty: "empty"}
+    return {
+        scanned: "scanned PDF needs OCR",
+        encrypted: "encrypted",
+        corrupt: "not a readable PDF",
+        latin: "not UTF-8",
+        empty: "empty",
+    }
 
 
 @pytest.fixture
@@ -154,8 +172,11 @@ def test_embeddings_match_the_model_run_by_transformers():
         from tests.conftest import unavailable
 
         unavailable("no torch and transformers to compare with (make vllm-env)")
-    texts = ["How do banks spot a fraudulent payment as it happens?",
-             "Banks score every payment in real time.", "The weather is humid in summer."]
+    texts = [
+        "How do banks spot a fraudulent payment as it happens?",
+        "Banks score every payment in real time.",
+        "The weather is humid in summer.",
+    ]
     script = (
         "import json, sys, torch\nfrom transformers import AutoModel, AutoTokenizer\n"
         f"d = {str(model_dir())!r}; texts = json.loads(sys.argv[1])\n"
@@ -163,7 +184,8 @@ def test_embeddings_match_the_model_run_by_transformers():
         "batch = tok(texts, padding=True, return_tensors='pt')\n"
         "with torch.no_grad(): out = model(**batch).last_hidden_state\n"
         "mask = batch['attention_mask'][..., None].float(); pooled = (out * mask).sum(1) / mask.sum(1)\n"
-        "print(json.dumps(torch.nn.functional.normalize(pooled, dim=1).tolist()))\n")
+        "print(json.dumps(torch.nn.functional.normalize(pooled, dim=1).tolist()))\n"
+    )
     done = subprocess.run([str(python), "-c", script, json.dumps(texts)], capture_output=True, text=True, check=True)
     reference = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
     ours = embedder()(texts)
@@ -172,12 +194,14 @@ def test_embeddings_match_the_model_run_by_transformers():
 
 # -- answers on the question set ----------------------------------------------------
 
+
 def answer_all(cards, model, mode, questions):
     thinkers = {pid: Thinker(card, model, ThinkSettings(mode=mode)) for pid, card in cards.items()}
 
     async def run():
-        return [judge(q, await collect(thinkers[q.persona], q.question), thinkers[q.persona].knowledge)
-                for q in questions]
+        return [
+            judge(q, await collect(thinkers[q.persona], q.question), thinkers[q.persona].knowledge) for q in questions
+        ]
 
     return asyncio.run(run())
 
@@ -195,14 +219,10 @@ def test_extractive_answers_are_whole_and_supported(cards):
 
 
 def test_generated_answers_through_llama_cpps_server_are_whole_and_supported(cards, llama_server):
-    from stage.llm import OpenAIModel
-
     model = OpenAIModel(llama_server.url, "smollm2", stall_seconds=60)
     assert_whole_and_supported(answer_all(cards, model, "generated", load_questions()[::2]))
 
 
 def test_generated_answers_through_vllm_are_whole_and_supported(cards, vllm_server):
-    from stage.llm import OpenAIModel
-
     model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=60)
     assert_whole_and_supported(answer_all(cards, model, "generated", load_questions()[::5]))

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from stage.asr import SHORT_WINDOW_MAX, transcribe
-from stage.audio_in import to_16k_mono
-from stage.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded
-from stage.listen import ListenSettings, Listener, looks_unfinished
+from stage.core.audio import to_16k_mono
+from stage.core.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded
+from stage.listen.asr import SHORT_WINDOW_MAX, transcribe
+from stage.listen.listener import Listener
+from stage.listen.turns import ListenSettings, looks_unfinished
 
 RATE = 22050
 
@@ -44,7 +45,7 @@ def listen(audio: np.ndarray, rate: int = RATE, channels: int = 1, settings=None
     events = []
     frames = audio if audio.ndim == 1 else audio
     for i in range(0, len(frames), step):
-        events += listener.feed(frames[i:i + step])
+        events += listener.feed(frames[i : i + step])
     return events + listener.finish(), listener
 
 
@@ -90,8 +91,15 @@ def test_piper_questions_in_noise_make_one_turn_each_with_low_word_error(questio
 
 def test_espeak_speech_makes_the_right_number_of_turns(catalog):
     espeak = catalog.engine("espeak-en")
-    audio = np.concatenate([silence(0.5), voice(espeak, "Good morning, everyone."), silence(1.5),
-                            voice(espeak, "Please tell me about digital payments."), silence(1.2)])
+    audio = np.concatenate(
+        [
+            silence(0.5),
+            voice(espeak, "Good morning, everyone."),
+            silence(1.5),
+            voice(espeak, "Please tell me about digital payments."),
+            silence(1.2),
+        ]
+    )
     ended = turns(listen(audio)[0])
     assert len(ended) == 2
     assert "payment" in ended[1].text.lower()
@@ -129,8 +137,9 @@ def test_clipped_nan_and_48k_stereo_audio(questions):
     broken[rng.integers(0, len(q), 5)] = np.inf
     assert wer([QUESTIONS[0]], [t.text for t in turns(listen(broken)[0])]) <= 0.10
     # what a browser sends: 48 kHz, stereo, 16-bit, 960-sample frames
-    import av
     from fractions import Fraction
+
+    import av
 
     frame = av.AudioFrame.from_ndarray((q * 32767).astype(np.int16).reshape(1, -1), format="s16", layout="mono")
     frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
@@ -155,7 +164,7 @@ def test_barge_in_is_raised_quickly_and_the_avatars_own_voice_is_not_a_person(jo
         listener.add_playback(AudioChunk((avatar * 32767).astype(np.int16), RATE, 0.0))
         events = []
         for i in range(0, len(mix), 441):  # 20 ms at a time, as a call sends it
-            events += listener.feed(mix[i:i + 441])
+            events += listener.feed(mix[i : i + 441])
         return events
 
     # the echo alone: no interruption, no words taken for the person's
@@ -165,7 +174,7 @@ def test_barge_in_is_raised_quickly_and_the_avatars_own_voice_is_not_a_person(jo
     person = voice(catalog.engine("espeak-en"), "Sorry, can I stop you there?") * 0.9
     mix = echo.copy()
     start = int(1.5 * RATE)
-    mix[start:start + len(person)] += person
+    mix[start : start + len(person)] += person
     interrupts = [e for e in run(mix) if isinstance(e, Interrupted)]
     onset = 1.5 + np.argmax(np.abs(person) > 0.02) / RATE
     assert len(interrupts) == 1 and 0 <= interrupts[0].at - onset <= 0.3
@@ -215,10 +224,17 @@ def test_listen_command(tmp_path, questions):
 
 
 def test_a_pending_turn_is_withdrawn_when_the_person_goes_on(joe):
-    from stage.events import TurnPending, TurnResumed
+    from stage.core.events import TurnPending, TurnResumed
 
-    audio = np.concatenate([silence(0.5), voice(joe, "Thank you for coming."), silence(0.35),
-                            voice(joe, "My question is about payments."), silence(1.5)])
+    audio = np.concatenate(
+        [
+            silence(0.5),
+            voice(joe, "Thank you for coming."),
+            silence(0.35),
+            voice(joe, "My question is about payments."),
+            silence(1.5),
+        ]
+    )
     events, _ = listen(audio)
     kinds = [type(e).__name__ for e in events if isinstance(e, (TurnPending, TurnResumed, TurnEnded))]
     assert kinds == ["TurnPending", "TurnResumed", "TurnPending", "TurnEnded"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from stage.asr import transcribe
-from stage.audio_in import Resampler
+from stage.core.audio import Resampler
+from stage.listen.asr import transcribe
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 
 ROOM = "fireside-test"
@@ -64,7 +64,7 @@ async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float)
 
         async def send():
             for i in range(0, len(sent), FRAME):
-                await source.capture_frame(rtc.AudioFrame(sent[i:i + FRAME].tobytes(), RATE, 1, FRAME))
+                await source.capture_frame(rtc.AudioFrame(sent[i : i + FRAME].tobytes(), RATE, 1, FRAME))
             await source.wait_for_playout()
 
         async def hear() -> tuple[np.ndarray, int]:
@@ -97,7 +97,7 @@ def test_a_piper_voice_crosses_a_real_livekit_room(livekit_server, joe):
 
     assert identity == "speaker"
     assert frames > 100  # over a second of 10 ms frames came through the SFU
-    assert np.sqrt(np.mean(heard ** 2)) > 0.01  # sound, not the silence of a dead path
+    assert np.sqrt(np.mean(heard**2)) > 0.01  # sound, not the silence of a dead path
     text = transcribe(heard, time_limit=60).text
     expected, got = words(SENTENCE), words(text)
     assert Levenshtein.distance(expected, got) / len(expected) <= 0.25, text

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stage.panel import MAX_QUESTION, AuditLog, PanelError, QuestionQueue, RateLimit, TooMany
+from stage.panel.queue import MAX_QUESTION, AuditLog, PanelError, QuestionQueue, RateLimit, TooMany
 
 
 def queue_at(tmp_path) -> QuestionQueue:
@@ -22,7 +22,12 @@ def test_a_question_goes_from_the_audience_to_an_answer(tmp_path):
     queue.mark(q.id, "asked")
     queue.mark(q.id, "answered", outcome="answered", sources=["knowledge/ada/open-banking.md#x"])
     q = queue.get(q.id)
-    assert (q.text, q.edited, q.status, q.to) == ("What does open banking mean for small firms?", True, "answered", "ada")
+    assert (q.text, q.edited, q.status, q.to) == (
+        "What does open banking mean for small firms?",
+        True,
+        "answered",
+        "ada",
+    )
     events = [r["event"] for r in queue.log.records()]
     assert events == ["question", "edited", "status", "status", "status"]
     assert queue.log.records()[-1]["sources"] == ["knowledge/ada/open-banking.md#x"]
@@ -61,12 +66,15 @@ def test_reordering(tmp_path):
     assert [q.text for q in queue.open()] == ["Q3?", "Q1?", "Q2?", "Q0?"]
 
 
-@pytest.mark.parametrize("text, name, reason", [
-    ("", "", "empty"),
-    ("   ", "", "empty"),
-    ("x" * (MAX_QUESTION + 1), "", "at most"),
-    ("Fine?", "n" * 61, "name"),
-])
+@pytest.mark.parametrize(
+    "text, name, reason",
+    [
+        ("", "", "empty"),
+        ("   ", "", "empty"),
+        ("x" * (MAX_QUESTION + 1), "", "at most"),
+        ("Fine?", "n" * 61, "name"),
+    ],
+)
 def test_bad_questions_are_refused_and_not_logged(tmp_path, text, name, reason):
     queue = queue_at(tmp_path)
     with pytest.raises(PanelError, match=reason):

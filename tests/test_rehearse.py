@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from markupsafe import escape
 
-from stage.cli import main as fireside
-from stage.rehearse import rehearse
-from stage.show import ShowError, load_show
+from stage.offline.rehearsal import rehearse
+from stage.panel.show import ShowError, load_show
+from stage.tools.cli import main as fireside
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "prompts" / "shows" / "demo.yaml"
@@ -90,8 +90,8 @@ def test_captions_are_timed_to_the_speech(demo):
         assert text.startswith(turn["name"] + ":")
 
     def loudness(a: float, b: float) -> float:
-        part = audio[int(a * 48000):int(b * 48000)]
-        return float(np.sqrt(np.mean(part ** 2))) if len(part) else 0.0
+        part = audio[int(a * 48000) : int(b * 48000)]
+        return float(np.sqrt(np.mean(part**2))) if len(part) else 0.0
 
     # sound under the captions, silence where no one speaks
     assert all(loudness(s, e) > 0.01 for s, e, _ in srt if e - s > 0.3)
@@ -108,7 +108,7 @@ def test_the_speaker_is_highlighted(demo):
 
     def border(frame, seat) -> bool:
         s = compositor.seats[seat]
-        strip = frame[s.y - 5:s.y - 1, s.x + 20:s.x + s.size - 20].astype(int)
+        strip = frame[s.y - 5 : s.y - 1, s.x + 20 : s.x + s.size - 20].astype(int)
         return bool(np.abs(strip - HIGHLIGHT).sum(2).mean() < 40)
 
     checked = 0
@@ -139,7 +139,8 @@ def test_three_panelists_a_recorded_moderator_and_a_scripted_answer(cards, catal
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(joe.sample_rate)
         w.writeframes(pcm.astype(np.int16).tobytes())
     show = tmp_path / "three.yaml"
-    show.write_text("""
+    show.write_text(
+        """
 title: Three on stage
 moderator: {name: Grace Ho, voice: espeak-en}
 panelists: [ada, ravi, mei]
@@ -154,7 +155,9 @@ segments:
   - line: Thank you, Grace.
     by: mei
     slot: 0:03
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     result = rehearse(load_show(show, cards, catalog), cards, config, tmp_path / "out")
     turns = result.report["turns"]
     assert "launch" in turns[0]["text"].lower() and turns[0]["kind"] == "question"
@@ -181,15 +184,24 @@ BROKEN = [
     ("title: x\npanelists: [ada\nsegments: []\n", ":3", "not valid YAML"),
     ("title: x\npanelists: [ada]\nsegments:\n  - say: Hello\n    slot: soon\n", ":5", "not a length of time"),
     ("title: x\npanelists: [ada]\nsegments:\n  - say: Hello\n", ":4", "slot"),
-    ("title: x\npanelists: [ada]\nsegments:\n  - say: Hi\n    slot: 3\n  - ask: Why?\n    slot: 5\n", ":6",
-     "needs 'to'"),
+    (
+        "title: x\npanelists: [ada]\nsegments:\n  - say: Hi\n    slot: 3\n  - ask: Why?\n    slot: 5\n",
+        ":6",
+        "needs 'to'",
+    ),
     ("title: x\npanelists: [ada, nobody]\nsegments:\n  - say: Hi\n    slot: 3\n", ":2", "unknown persona 'nobody'"),
     ("title: x\npanelists: [ada]\nsegments:\n  - line: Hi\n    by: ravi\n    slot: 3\n", ":5", "not on this panel"),
-    ("title: x\nmoderator: {voice: joe}\npanelists: [ada]\nsegments:\n  - say: Hi\n    slot: 3\n", ":2",
-     "sound different"),
+    (
+        "title: x\nmoderator: {voice: joe}\npanelists: [ada]\nsegments:\n  - say: Hi\n    slot: 3\n",
+        ":2",
+        "sound different",
+    ),
     ("title: x\npanelists: [ada]\nsegments:\n  - wav: missing.wav\n    slot: 3\n", ":4", "does not exist"),
-    ("title: x\npanelists: [ada]\nsegments:\n  - say: Hi\n    line: Hello\n    by: ada\n    slot: 3\n", ":4",
-     "not say and line"),
+    (
+        "title: x\npanelists: [ada]\nsegments:\n  - say: Hi\n    line: Hello\n    by: ada\n    slot: 3\n",
+        ":4",
+        "not say and line",
+    ),
 ]
 
 
@@ -223,8 +235,11 @@ def test_the_command_dry_run_and_errors(tmp_path, capsys):
 
 def test_the_report_only_run_writes_captions_and_report(cards, catalog, config, tmp_path):
     show = tmp_path / "short.yaml"
-    show.write_text("title: Short\npanelists: [ravi]\nsegments:\n  - ask: What is an authorised push payment scam?\n    to: ravi\n"
-                    "    slot: 2s\n", encoding="utf-8")
+    show.write_text(
+        "title: Short\npanelists: [ravi]\nsegments:\n  - ask: What is an authorised push payment scam?\n    to: ravi\n"
+        "    slot: 2s\n",
+        encoding="utf-8",
+    )
     result = rehearse(load_show(show, cards, catalog), cards, config, tmp_path / "out", video=False)
     assert {p.name for p in result.files} == {"captions.srt", "captions.vtt", "report.json", "report.html"}
     data = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -236,12 +251,16 @@ def test_the_report_only_run_writes_captions_and_report(cards, catalog, config, 
 
 def test_answers_from_an_openai_compatible_server(cards, catalog, config, llama_server, tmp_path):
     show = tmp_path / "server.yaml"
-    show.write_text("title: Served\npanelists: [ravi]\nsegments:\n  - ask: How do banks detect fraud?\n"
-                    "    to: ravi\n    slot: 20s\n", encoding="utf-8")
+    show.write_text(
+        "title: Served\npanelists: [ravi]\nsegments:\n  - ask: How do banks detect fraud?\n"
+        "    to: ravi\n    slot: 20s\n",
+        encoding="utf-8",
+    )
     # a server's first request evaluates the persona's whole prompt: slow on 2 busy cores
     patient = config.model_copy(update={"llm": config.llm.model_copy(update={"stall_seconds": 60.0})})
-    result = rehearse(load_show(show, cards, catalog), cards, patient, tmp_path / "out",
-                      backend=llama_server.url, video=False)
+    result = rehearse(
+        load_show(show, cards, catalog), cards, patient, tmp_path / "out", backend=llama_server.url, video=False
+    )
     answer = result.report["turns"][1]
     assert answer["kind"] == "answer" and answer["text"]
     assert not [g for g in answer["guardrails"] if g["rule"] == "model-failure"]

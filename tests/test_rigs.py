@@ -35,8 +35,9 @@ def test_mouth_region_changes_with_visemes(rig):
         spoken = rig.draw(FaceState(mouth=SHAPES[viseme]))
         assert change(rest, spoken, rig.mouth_box) > 6, viseme
     # the opening grows with the viseme's openness
-    assert change(rest, rig.draw(FaceState(mouth=SHAPES["aa"])), rig.mouth_box) > \
-        change(rest, rig.draw(FaceState(mouth=SHAPES["ou"])), rig.mouth_box)
+    assert change(rest, rig.draw(FaceState(mouth=SHAPES["aa"])), rig.mouth_box) > change(
+        rest, rig.draw(FaceState(mouth=SHAPES["ou"])), rig.mouth_box
+    )
     # and nothing far from the face moves
     corner = (0, 0, 60, 60)
     assert change(rest, rig.draw(FaceState(mouth=SHAPES["aa"])), corner) == 0.0
@@ -111,7 +112,10 @@ def test_no_face_and_unreadable_portraits_fail_clearly(tmp_path):
 
 
 def test_stylized_looks_tell_panelists_apart():
-    faces = {look: load_rig(f"stylized:{look}", 256).draw(FaceState()).astype(int) for look in ("default", "silver", "auburn")}
+    faces = {
+        look: load_rig(f"stylized:{look}", 256).draw(FaceState()).astype(int)
+        for look in ("default", "silver", "auburn")
+    }
     hair, cheek, jacket = (128, 40), (128, 112), (128, 240)  # (x, y) on a 256 px face
     for a, b in (("default", "silver"), ("default", "auburn"), ("silver", "auburn")):
         assert max(np.abs(faces[a][y, x] - faces[b][y, x]).sum() for x, y in (hair, cheek, jacket)) > 60

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from avatar.rigs.stylized import MOUTH_INSIDE
-from stage.cli import main
+from stage.tools.cli import main
 
 TEXT = "Good evening. I am glad to be here, and I look forward to your questions about open banking."
 
@@ -55,13 +55,14 @@ def test_the_mouth_moves_with_the_voice(clip):
     inside = np.array(MOUTH_INSIDE, np.float32)
     openness = np.array([(np.abs(f[y0:y1, x0:x1].astype(np.float32) - inside).sum(2) < 60).sum() for f in frames])
     per_frame, half = rate // 25, rate // 50  # loudness over the 40 ms centred on each frame
-    loudness = np.array([np.sqrt(np.mean(audio[max(0, i * per_frame - half):i * per_frame + half] ** 2))
-                         for i in range(len(frames))])
+    loudness = np.array(
+        [np.sqrt(np.mean(audio[max(0, i * per_frame - half) : i * per_frame + half] ** 2)) for i in range(len(frames))]
+    )
     assert max(openness[:5].max(), openness[-5:].max()) < 0.05 * openness.max()  # rests before and after
 
     def corr(shift):
-        o = openness[max(0, shift):len(openness) + min(0, shift)]
-        a = loudness[max(0, -shift):len(loudness) - max(0, shift)]
+        o = openness[max(0, shift) : len(openness) + min(0, shift)]
+        a = loudness[max(0, -shift) : len(loudness) - max(0, shift)]
         return float(np.corrcoef(o, a)[0, 1])
 
     at_zero = corr(0)
@@ -78,7 +79,9 @@ def test_say_prints_where_and_how_long(tmp_path, capsys):
 
 def test_photo_avatar_and_another_voice(tmp_path, portrait, capsys):
     out = tmp_path / "photo.mp4"
-    assert main(["say", "你好，欢迎。", "--voice", "espeak-cmn", "--avatar", f"photo:{portrait}", "--out", str(out)]) == 0
+    assert (
+        main(["say", "你好，欢迎。", "--voice", "espeak-cmn", "--avatar", f"photo:{portrait}", "--out", str(out)]) == 0
+    )
     frames, audio, rate = decode(out)
     assert abs(len(audio) / rate - len(frames) / 25) <= 0.040
 
@@ -129,7 +132,11 @@ def test_read_only_file_system(capsys):
 
 
 def test_the_console_command(tmp_path):
-    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "fireside"), "voices", "--json"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "fireside"), "voices", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "espeak-cmn" in run.stdout and '"sample_rate": 22050' in run.stdout

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from stage.events import AnswerEnd, Clause, GuardrailDecision
-from stage.llm import ModelError, OpenAIModel, default_gguf
-from stage.think import Thinker, ThinkSettings, collect
+from stage.core.events import AnswerEnd, Clause, GuardrailDecision
+from stage.think.llm import EmbeddedModel, ModelError, OpenAIModel, default_gguf
+from stage.think.thinker import Thinker, ThinkSettings, collect
 from tests.servers import free_port, llama_server
 
 
@@ -141,8 +141,12 @@ def test_the_same_answers_through_llama_cpps_server(cards, llama_server):
     events = run(collect(thinker(cards["ravi"], model), "How do banks detect fraud?"))
     assert said(events) and all(c.sources for c in said(events))
     assert "knowledge/ravi/scams.md#how-banks-detect-fraud" in end(events).sources
-    events = run(collect(thinker(cards["ravi"], OpenAIModel(llama_server.url, "smollm2", stall_seconds=FIRST_REQUEST)),
-                         "What is the capital of France?"))
+    events = run(
+        collect(
+            thinker(cards["ravi"], OpenAIModel(llama_server.url, "smollm2", stall_seconds=FIRST_REQUEST)),
+            "What is the capital of France?",
+        )
+    )
     assert end(events).outcome == "held"
 
 
@@ -208,8 +212,10 @@ def test_vllm_chooses_a_persona_lora_adapter_by_model_name(cards, vllm_server):
     model = OpenAIModel(vllm_server.url, "smollm2", stall_seconds=FIRST_REQUEST)  # the first request loads the adapter
 
     async def both():
-        return (await collect(thinker(ada, model), "When did FPS launch?"),
-                await collect(thinker(ghost, model), "When did FPS launch?"))
+        return (
+            await collect(thinker(ada, model), "When did FPS launch?"),
+            await collect(thinker(ghost, model), "When did FPS launch?"),
+        )
 
     events, refused = run(both())
     assert said(events) and end(events).outcome in ("answered", "trimmed")
@@ -221,8 +227,9 @@ def test_vllm_chooses_a_persona_lora_adapter_by_model_name(cards, vllm_server):
 
 def fireside(*args, env=None):
     command = os.path.join(os.path.dirname(sys.executable), "fireside")
-    return subprocess.run([command, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [command, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
 
 
 def test_ask_prints_answer_sources_decisions_and_timings():
@@ -257,8 +264,6 @@ def test_llm_serve_says_what_to_install_without_vllm(tmp_path):
 
 
 def test_a_missing_gguf_fails_clearly(tmp_path):
-    from stage.llm import EmbeddedModel
-
     with pytest.raises(ModelError, match="no GGUF model"):
         EmbeddedModel(tmp_path / "none.gguf")
     broken = tmp_path / "broken.gguf"

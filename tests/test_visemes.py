@@ -9,12 +9,36 @@ FPS = 25
 OPEN = 0.3  # a mouth this open reads as open on screen
 
 
-@pytest.mark.parametrize("phoneme, viseme", [
-    ("p", "PP"), ("b", "PP"), ("m", "PP"), ("f", "FF"), ("θ", "TH"), ("t", "DD"), ("k", "kk"), ("ɡ", "kk"),
-    ("tʃ", "CH"), ("ʃ", "CH"), ("s", "SS"), ("n", "nn"), ("ɹ", "RR"), ("ɑː", "aa"), ("aɪ", "aa"),
-    ("ə", "E"), ("ɪ", "ih"), ("oʊ", "oh"), ("u", "ou"), ("w", "ou"), ("ts.", "CH"), ("iɜ", "ih"),
-    ("ei5", "E"), ("", "sil"), ("ˈ", "sil"),
-])
+@pytest.mark.parametrize(
+    "phoneme, viseme",
+    [
+        ("p", "PP"),
+        ("b", "PP"),
+        ("m", "PP"),
+        ("f", "FF"),
+        ("θ", "TH"),
+        ("t", "DD"),
+        ("k", "kk"),
+        ("ɡ", "kk"),
+        ("tʃ", "CH"),
+        ("ʃ", "CH"),
+        ("s", "SS"),
+        ("n", "nn"),
+        ("ɹ", "RR"),
+        ("ɑː", "aa"),
+        ("aɪ", "aa"),
+        ("ə", "E"),
+        ("ɪ", "ih"),
+        ("oʊ", "oh"),
+        ("u", "ou"),
+        ("w", "ou"),
+        ("ts.", "CH"),
+        ("iɜ", "ih"),
+        ("ei5", "E"),
+        ("", "sil"),
+        ("ˈ", "sil"),
+    ],
+)
 def test_phonemes_map_to_the_oculus_visemes(phoneme, viseme):
     assert viseme_for(phoneme) == viseme
 
@@ -34,8 +58,10 @@ def nuclei(phonemes):
     return onsets
 
 
-TEXT = ("Maybe we can talk about the money markets, and my views on open banking, "
-        "payments, and the future of fintech in Asia. Please bring your questions.")
+TEXT = (
+    "Maybe we can talk about the money markets, and my views on open banking, "
+    "payments, and the future of fintech in Asia. Please bring your questions."
+)
 
 
 @pytest.fixture(scope="module")

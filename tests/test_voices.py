@@ -3,22 +3,37 @@ import pytest
 
 from tests.conftest import speak
 from voices.catalog import UnknownVoice, VoiceCatalog, VoiceEntry
-from voices.speech import PAUSE, SpeechError, speakable_pieces, spans_from_timings
+from voices.speech import PAUSE, SpeechError, spans_from_timings, speakable_pieces
 
 
 def test_text_is_split_into_sentences_and_a_long_first_clause():
     assert speakable_pieces("Hello there.  How are you? Fine!") == ["Hello there.", "How are you?", "Fine!"]
     long = "When the central bank moves its rates, every lender in the market reprices its loans. Then what?"
     assert speakable_pieces(long) == [
-        "When the central bank moves its rates,", "every lender in the market reprices its loans.", "Then what?"]
+        "When the central bank moves its rates,",
+        "every lender in the market reprices its loans.",
+        "Then what?",
+    ]
     assert speakable_pieces("你好。我是助手。") == ["你好。", "我是助手。"]
     with pytest.raises(SpeechError):
         speakable_pieces("  \n ")
 
 
 def test_engine_symbols_become_sounds_and_pauses():
-    spans = spans_from_timings([("^", 0.1), ("h", 0.05), ("ˈ", 0.02), ("ɛ", 0.1), ("ː", 0.04), (" ", 0.02),
-                                ("l", 0.05), (",", 0.2), ("o", 0.1), ("$", 0.1)])
+    spans = spans_from_timings(
+        [
+            ("^", 0.1),
+            ("h", 0.05),
+            ("ˈ", 0.02),
+            ("ɛ", 0.1),
+            ("ː", 0.04),
+            (" ", 0.02),
+            ("l", 0.05),
+            (",", 0.2),
+            ("o", 0.1),
+            ("$", 0.1),
+        ]
+    )
     assert [s.phoneme for s in spans] == [PAUSE, "h", "ɛː", "l", PAUSE, "o", PAUSE]
     assert spans[2].stressed and not spans[1].stressed
     assert spans[2].start == pytest.approx(0.15) and spans[2].end == pytest.approx(0.32)  # stress, length, half the gap
@@ -44,9 +59,14 @@ def test_piper_speaks_sentence_by_sentence_with_aligned_phonemes(joe):
     assert "w" in [p.phoneme for p in rest[0].phonemes]
 
 
-@pytest.mark.parametrize("voice, text", [("espeak-en", "Hello, and welcome."),
-                                         ("espeak-cmn", "你好，欢迎来到论坛。"),
-                                         ("espeak-yue", "你好，歡迎嚟到香港。")])
+@pytest.mark.parametrize(
+    "voice, text",
+    [
+        ("espeak-en", "Hello, and welcome."),
+        ("espeak-cmn", "你好，欢迎来到论坛。"),
+        ("espeak-yue", "你好，歡迎嚟到香港。"),
+    ],
+)
 def test_espeak_fallback_voices(catalog, voice, text):
     phonemes, end = speak(catalog.engine(voice), text)
     assert end > 0.8
@@ -75,8 +95,9 @@ def test_a_user_piper_voice_from_disk(tmp_path, catalog, joe):
     model = tmp_path / "my-voice.onnx"
     shutil.copy(source, model)
     shutil.copy(f"{source}.json", f"{model}.json")
-    mine = VoiceCatalog([VoiceEntry(id="slow-joe", engine="piper", language="en_GB", model=str(model),
-                                    speaking_rate=0.7)])
+    mine = VoiceCatalog(
+        [VoiceEntry(id="slow-joe", engine="piper", language="en_GB", model=str(model), speaking_rate=0.7)]
+    )
     assert mine.get("slow-joe").rate() == 22050
     text = "Thank you for the question."
     _, slow = speak(mine.engine("slow-joe"), text)

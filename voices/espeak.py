@@ -14,8 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from stage.errors import FiresideError
-from stage.events import AudioChunk, Speech
+from stage.core.errors import FiresideError
+from stage.core.events import AudioChunk, Speech
 from voices.speech import spans_from_timings, speakable_pieces
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -68,8 +68,14 @@ class _Library:
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         self.lock = threading.Lock()
         self.sample_rate = self.lib.espeak_Initialize(

@@ -8,8 +8,8 @@ from typing import Iterator
 
 import onnxruntime
 
-from stage.events import AudioChunk, Speech
-from voices.speech import speakable_pieces, spans_from_timings
+from stage.core.events import AudioChunk, Speech
+from voices.speech import spans_from_timings, speakable_pieces
 
 
 class PiperEngine:
@@ -24,8 +24,9 @@ class PiperEngine:
         # thinking and video, and a spinning thread there costs more than it saves
         options = onnxruntime.SessionOptions()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(_with_alignments(model), sess_options=options,
-                                               providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            _with_alignments(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(json.loads(config.read_text("utf-8"))))
         # no noise in the phonemes' lengths: the same words always take the same
         # time (a rehearsal's timings hold on the day); the voice keeps its texture

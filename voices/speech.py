@@ -8,8 +8,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Iterable, Iterator, Protocol
 
-from stage.errors import FiresideError
-from stage.events import PhonemeSpan, Speech
+from stage.core.errors import FiresideError
+from stage.core.events import PhonemeSpan, Speech
 
 
 class SpeechEngine(Protocol):

@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from avatar.face import FaceState
-from stage.errors import FiresideError
+from stage.core.errors import FiresideError
 
 
 class Rig(Protocol):
@@ -31,6 +31,7 @@ class RigError(FiresideError, ValueError):
 
 def load_rig(spec: str, size: int = 512) -> Rig:
     """``stylized``, ``stylized:LOOK`` (default, silver, auburn) or ``photo:PATH``."""
+    # the rigs are imported here, not at the top: each rig's module imports this package (RigError)
     if spec == "stylized" or spec.startswith("stylized:"):
         from avatar.rigs.stylized import StylizedRig
 

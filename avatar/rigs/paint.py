@@ -63,8 +63,9 @@ class HeadWarp:
     Fields are built once; a frame costs a few array sums and one remap.
     """
 
-    def __init__(self, size: int, head_mask: np.ndarray, pivot: tuple[float, float],
-                 fields: dict[str, Field] | None = None):
+    def __init__(
+        self, size: int, head_mask: np.ndarray, pivot: tuple[float, float], fields: dict[str, Field] | None = None
+    ):
         ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
         self.grid_x, self.grid_y = xs, ys
         self.pivot = pivot

@@ -18,17 +18,13 @@ import numpy as np
 from avatar import landmarks as lm
 from avatar.face import FaceState
 from avatar.rigs import RigError
-from avatar.rigs.paint import Field, HeadWarp, fill, poly_mask, stroke
+from avatar.rigs.paint import HeadWarp, fill, stroke
+from avatar.rigs.portrait import Mouth, eye_lids, head_mask, mouth_fields
 
 MOUTH_INSIDE = (58, 18, 24)
 TEETH = (236, 232, 224)
 TONGUE = (132, 54, 62)
 IDLE_SCALE = 0.6  # a photo tolerates less head motion than a drawing
-
-
-def _interp_line(xs: np.ndarray, ys: np.ndarray, grid_x: np.ndarray) -> np.ndarray:
-    order = np.argsort(xs)
-    return np.interp(grid_x, xs[order], ys[order])
 
 
 class PhotoRig:
@@ -52,73 +48,30 @@ class PhotoRig:
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.12 * side
         scale = self.size / side
         affine = np.array([[scale, 0, self.size / 2 - cx * scale], [0, scale, self.size / 2 - cy * scale]])
-        crop = cv2.warpAffine(rgb, affine, (self.size, self.size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(
+            rgb,
+            affine,
+            (self.size, self.size),
+            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         moved = points @ affine[:, :2].T + affine[:, 2]
         return crop, moved.astype(np.float64)
 
     def _build_fields(self) -> None:
+        """The warp and what the frames paint, laid out from the landmarks."""
         s, p = self.size, self.points
-        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
-        shape = (s, s)
-
-        # the mouth: the line between the lips, its width and the lip heights
-        up_in, lo_in = p[lm.LIPS_INNER_UPPER], p[lm.LIPS_INNER_LOWER]
-        self.up_in, self.lo_in = up_in, lo_in
-        left, right = p[61], p[291]
-        self.mouth_c = (left + right) / 2
-        self.mouth_hw = float(np.linalg.norm(right - left) / 2)
-        # the split runs along the inner lower lip: what shows between the
-        # lips in the portrait (teeth of a smile) stays with the upper jaw
-        line = _interp_line(lo_in[:, 0], lo_in[:, 1], xx[0])[None, :]
-        self.teeth_shown = float(np.median(lo_in[3:-3, 1] - up_in[3:-3, 1])) > 0.08 * self.mouth_hw
-        u = (xx - self.mouth_c[0]) / self.mouth_hw
-        across = np.clip(1 - u * u, 0, 1) ** 0.6  # 1 at the middle, 0 at the corners
-        v = yy - line  # signed distance below the line between the lips
-        to_nose = max(4.0, float(line[0, int(self.mouth_c[0])] - p[lm.NOSE_BOTTOM][1]))
-        lower_lip = max(4.0, float(p[17][1] - line[0, int(self.mouth_c[0])]))
-        upper = across * (v < 0) * np.clip(1 + v / (0.85 * to_nose), 0, 1)
-        lower = across * (v >= 0) * np.clip(1 - v / (1.8 * lower_lip), 0, 1)
-
-        # the jaw: everything of the lower face below the mouth, fading at the jaw's edge
-        chin = p[lm.CHIN]
-        jaw_poly = np.concatenate([p[[132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361]]])
-        jaw_area = poly_mask(shape, [jaw_poly], blur=0.08 * self.mouth_hw * 4)
-        jaw = jaw_area * np.clip(v / (1.2 * lower_lip), 0, 1) * (v >= 0)
-        jaw = np.maximum(jaw, 0) * np.clip((chin[1] + 0.6 * lower_lip - yy) / (0.6 * lower_lip) + 1, 0, 1)
-
-        # corners: spread outwards or pull in to round
-        around = np.exp(-(((xx - self.mouth_c[0]) / (1.6 * self.mouth_hw)) ** 2 + (v / (2.2 * lower_lip)) ** 2))
-        spread = np.clip(u, -1.4, 1.4) * around
-
-        fields = {
-            "lip_up": Field(dy=-upper), "lip_down": Field(dy=lower), "jaw": Field(dy=jaw),
-            "spread": Field(dx=spread * self.mouth_hw),
-        }
-        self.eyes = []
-        for up_idx, lo_idx in ((lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER), (lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER)):
-            eu = p[up_idx]
-            el = np.stack([eu[:, 0], np.interp(eu[:, 0], *zip(*sorted(p[lo_idx].tolist())))], 1)
-            height = float(np.max(el[:, 1] - eu[:, 1]))
-            # the lid's colour: the skin just above the eye; the lashes: the darkest of the rim
-            band = np.array([self._pixel(x, y - f * height) for x, y in eu[2:-2] for f in (0.3, 0.5, 0.7)])
-            rim = [self._pixel(x, y + 0.5) for x, y in eu[1:-1]]
-            lid = np.median(band, 0)
-            lash = np.min(rim, 0) * 0.7 + lid * 0.2
-            self.eyes.append((eu, el, height, tuple(lid), tuple(lash)))
-
-        # the head: the face and hair, fading out down the neck
-        oval = p[lm.FACE_OVAL]
-        centre = oval.mean(0)
-        face_h = float(np.ptp(oval[:, 1]))
-        grown = centre + (oval - centre) * np.array([1.25, 1.3]) - np.array([0, 0.08 * face_h])
-        head = poly_mask(shape, [grown], blur=0.06 * s)
-        neck = np.clip((chin[1] + 0.35 * face_h - yy) / (0.3 * face_h), 0, 1)
-        head = np.maximum(head, poly_mask(shape, [oval], blur=0.02 * s) * neck)
-        pivot = (float(chin[0]), float(chin[1] + 0.25 * face_h))
-        self.warp = HeadWarp(s, head, pivot, fields)
-        pad = int(0.35 * self.mouth_hw)
-        self.mouth_box = (int(left[0]) - pad, int(p[lm.NOSE_BOTTOM][1]), int(right[0]) + pad, int(chin[1]))
+        self.mouth = Mouth.of(p)
+        self.eyes = eye_lids(p, self._pixel)
+        head, pivot = head_mask(p, s)
+        self.warp = HeadWarp(s, head, pivot, mouth_fields(p, self.mouth, s))
+        pad = int(0.35 * self.mouth.half_width)
+        self.mouth_box = (
+            int(self.mouth.left[0]) - pad,
+            int(p[lm.NOSE_BOTTOM][1]),
+            int(self.mouth.right[0]) + pad,
+            int(p[lm.CHIN][1]),
+        )
 
     def _pixel(self, x: float, y: float) -> np.ndarray:
         yi = int(np.clip(round(y), 0, self.size - 1))
@@ -127,7 +80,7 @@ class PhotoRig:
 
     def draw(self, state: FaceState) -> np.ndarray:
         m = state.mouth
-        gap = m.open * 0.5 * self.mouth_hw  # centre opening in pixels
+        gap = m.open * 0.5 * self.mouth.half_width  # centre opening in pixels
         up, down, jaw = 0.22 * gap, 0.33 * gap, 0.45 * gap
         spread = 0.12 * m.wide - 0.2 * m.round
         dx, dy = state.head_x * self.size * IDLE_SCALE, state.head_y * self.size * IDLE_SCALE
@@ -169,15 +122,16 @@ class PhotoRig:
 
     def _paint_inside(self, img, m, up, down, spread, T) -> None:
         """The mouth's inside: the gap opened below the upper jaw."""
-        u = (self.lo_in[:, 0] - self.mouth_c[0]) / self.mouth_hw
+        lips, hw = self.mouth.lower, self.mouth.half_width
+        u = (lips[:, 0] - self.mouth.centre[0]) / hw
         across = np.clip(1 - u * u, 0, 1) ** 0.6
-        x = self.lo_in[:, 0] + spread * np.clip(u, -1.4, 1.4) * self.mouth_hw
-        top = np.stack([x, self.lo_in[:, 1] - up * across], 1)
-        bottom = np.stack([x, self.lo_in[:, 1] + down * across], 1)
+        x = lips[:, 0] + spread * np.clip(u, -1.4, 1.4) * hw
+        top = np.stack([x, lips[:, 1] - up * across], 1)
+        bottom = np.stack([x, lips[:, 1] + down * across], 1)
         fill(img, T(np.concatenate([top, bottom[::-1]])), MOUTH_INSIDE)
         gap = bottom[:, 1] - top[:, 1]
-        if not self.teeth_shown:  # a closed-mouth portrait: paint the upper teeth
-            teeth = np.minimum(gap * 0.4, 0.16 * self.mouth_hw) * (0.4 + 0.6 * m.teeth) * across ** 0.5
+        if not self.mouth.teeth_shown:  # a closed-mouth portrait: paint the upper teeth
+            teeth = np.minimum(gap * 0.4, 0.16 * hw) * (0.4 + 0.6 * m.teeth) * across**0.5
             fill(img, T(np.concatenate([top, np.stack([x, top[:, 1] + teeth], 1)[::-1]])), TEETH)
         tongue_top = bottom[:, 1] - gap * (0.2 + 0.2 * m.tongue) * across
         fill(img, T(np.concatenate([np.stack([x, tongue_top], 1), bottom[::-1]])), TONGUE)

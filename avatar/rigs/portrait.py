@@ -1,0 +1,117 @@
+"""A portrait's moving parts, laid out once from its face landmarks: where
+the mouth is, the displacement fields that part the lips, drop the jaw and
+spread the corners, the colours of the lids and lashes, and the head that
+sways. :class:`~avatar.rigs.photo.PhotoRig` draws frames with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from avatar import landmarks as lm
+from avatar.rigs.paint import Field, poly_mask
+
+# the jaw's outline, from ear to ear under the chin (face mesh indices)
+JAW = [132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361]
+
+
+@dataclass(frozen=True, eq=False)
+class Mouth:
+    """The portrait's mouth: the inner lips, the corners and its size."""
+
+    upper: np.ndarray  # the inner upper lip, corner to corner
+    lower: np.ndarray  # the inner lower lip
+    left: np.ndarray
+    right: np.ndarray
+    centre: np.ndarray
+    half_width: float
+    teeth_shown: bool  # the portrait shows teeth between the lips (a smile)
+
+    @classmethod
+    def of(cls, p: np.ndarray) -> Mouth:
+        upper, lower = p[lm.LIPS_INNER_UPPER], p[lm.LIPS_INNER_LOWER]
+        left, right = p[61], p[291]
+        half_width = float(np.linalg.norm(right - left) / 2)
+        teeth_shown = float(np.median(lower[3:-3, 1] - upper[3:-3, 1])) > 0.08 * half_width
+        return cls(upper, lower, left, right, (left + right) / 2, half_width, teeth_shown)
+
+
+class Eye(NamedTuple):
+    upper: np.ndarray  # the upper lid's edge
+    lower: np.ndarray  # the lower lid's edge, under each point of the upper one
+    height: float
+    lid: tuple  # the lid's colour: the skin just above the eye
+    lash: tuple  # the lashes': the darkest of the rim
+
+
+def _interp_line(xs: np.ndarray, ys: np.ndarray, grid_x: np.ndarray) -> np.ndarray:
+    order = np.argsort(xs)
+    return np.interp(grid_x, xs[order], ys[order])
+
+
+def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> dict[str, Field]:
+    """The lips part (upper lip up, lower lip and jaw down) and the corners
+    spread outwards or pull in to round."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    # the split runs along the inner lower lip: what shows between the
+    # lips in the portrait (teeth of a smile) stays with the upper jaw
+    line = _interp_line(mouth.lower[:, 0], mouth.lower[:, 1], xx[0])[None, :]
+    u = (xx - mouth.centre[0]) / mouth.half_width
+    across = np.clip(1 - u * u, 0, 1) ** 0.6  # 1 at the middle, 0 at the corners
+    v = yy - line  # signed distance below the line between the lips
+    to_nose = max(4.0, float(line[0, int(mouth.centre[0])] - p[lm.NOSE_BOTTOM][1]))
+    lower_lip = max(4.0, float(p[17][1] - line[0, int(mouth.centre[0])]))
+    upper = across * (v < 0) * np.clip(1 + v / (0.85 * to_nose), 0, 1)
+    lower = across * (v >= 0) * np.clip(1 - v / (1.8 * lower_lip), 0, 1)
+    jaw = _jaw(p, mouth, yy, v, lower_lip)
+    # corners: spread outwards or pull in to round
+    around = np.exp(-(((xx - mouth.centre[0]) / (1.6 * mouth.half_width)) ** 2 + (v / (2.2 * lower_lip)) ** 2))
+    spread = np.clip(u, -1.4, 1.4) * around
+    return {
+        "lip_up": Field(dy=-upper),
+        "lip_down": Field(dy=lower),
+        "jaw": Field(dy=jaw),
+        "spread": Field(dx=spread * mouth.half_width),
+    }
+
+
+def _jaw(p: np.ndarray, mouth: Mouth, yy: np.ndarray, v: np.ndarray, lower_lip: float) -> np.ndarray:
+    """Everything of the lower face below the mouth, fading at the jaw's edge."""
+    chin = p[lm.CHIN]
+    jaw_area = poly_mask(yy.shape, [np.concatenate([p[JAW]])], blur=0.08 * mouth.half_width * 4)
+    jaw = jaw_area * np.clip(v / (1.2 * lower_lip), 0, 1) * (v >= 0)
+    return np.maximum(jaw, 0) * np.clip((chin[1] + 0.6 * lower_lip - yy) / (0.6 * lower_lip) + 1, 0, 1)
+
+
+def eye_lids(p: np.ndarray, pixel: Callable[[float, float], np.ndarray]) -> list[Eye]:
+    """Both eyes' lids, with colours read from the portrait (``pixel(x, y)``)."""
+    found = []
+    for up_idx, lo_idx in ((lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER), (lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER)):
+        eu = p[up_idx]
+        el = np.stack([eu[:, 0], np.interp(eu[:, 0], *zip(*sorted(p[lo_idx].tolist())))], 1)
+        height = float(np.max(el[:, 1] - eu[:, 1]))
+        band = np.array([pixel(x, y - f * height) for x, y in eu[2:-2] for f in (0.3, 0.5, 0.7)])
+        rim = [pixel(x, y + 0.5) for x, y in eu[1:-1]]
+        lid = np.median(band, 0)
+        lash = np.min(rim, 0) * 0.7 + lid * 0.2
+        found.append(Eye(eu, el, height, tuple(lid), tuple(lash)))
+    return found
+
+
+def head_mask(p: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """The mask of the head (the face and hair, fading out down the neck) and
+    the pivot it sways about."""
+    yy = np.mgrid[0:size, 0:size].astype(np.float32)[0]
+    shape = (size, size)
+    chin = p[lm.CHIN]
+    oval = p[lm.FACE_OVAL]
+    centre = oval.mean(0)
+    face_h = float(np.ptp(oval[:, 1]))
+    grown = centre + (oval - centre) * np.array([1.25, 1.3]) - np.array([0, 0.08 * face_h])
+    mask = poly_mask(shape, [grown], blur=0.06 * size)
+    neck = np.clip((chin[1] + 0.35 * face_h - yy) / (0.3 * face_h), 0, 1)
+    mask = np.maximum(mask, poly_mask(shape, [oval], blur=0.02 * size) * neck)
+    return mask, (float(chin[0]), float(chin[1] + 0.25 * face_h))

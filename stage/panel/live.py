@@ -1,0 +1,151 @@
+"""The live panel on stage: the panelists, one clock, one voice at a time.
+
+Each panelist is a :class:`~stage.session.call.CallSession` without a
+microphone, joined to the stage's clock and mixer. ``ask`` puts a question
+to one panelist or to all (who answer in order, one after the other);
+``stop``, ``hold`` and ``say`` work mid-answer. What the stage shows goes to
+every viewer: each panelist's frames are drawn once for all of them, the
+voices are mixed once, and the captions are sent as their words are heard.
+Everything said, every source and guardrail decision goes to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+import numpy as np
+
+from stage.core.clock import Clock
+from stage.core.runtime import Runtime, default_runtime
+from stage.core.wire import AskedMessage, Message, StoppedMessage
+from stage.panel.feed import Feed
+from stage.panel.queue import AuditLog
+from stage.panel.relay import Relay
+from stage.panel.show import ALL, Show
+from stage.panel.translate import Translations, Translator
+from stage.session.call import CallSession
+from stage.timeline.mixer import Mixer
+
+PACKET = 960  # 20 ms at 48 kHz
+
+
+class Stage:
+    """The panelists on one clock, the moderator's controls, and what every viewer sees and hears."""
+
+    def __init__(
+        self,
+        show: Show,
+        sessions: dict[str, CallSession],
+        audit: AuditLog,
+        translator: Translator | None = None,
+        runtime: Runtime | None = None,
+    ):
+        self.show, self.sessions, self.audit, self.translator = show, sessions, audit, translator
+        self.runtime = runtime or default_runtime()
+        self.clock, self.mixer = Clock(), Mixer()
+        self.feed = Feed(self.clock)
+        self.translations = Translations(translator, self.feed)
+        self.selected = next(iter(sessions))  # who the moderator's unaddressed words go to
+        self._flow: asyncio.Task | None = None
+        self._frames: dict[str, tuple[int, object]] = {}
+        self._packets: dict[int, np.ndarray] = {}
+        for pid, session in sessions.items():
+            session.join(self.clock, self.mixer)  # one clock and one mix for the whole stage
+            relay = Relay(pid, session.thinker.card.name, self.feed, self.audit, self.translations)
+            session.send, session.observer = relay.send, relay.observe
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    @property
+    def viewers(self) -> list[Callable[[Message], None]]:
+        return self.feed.viewers
+
+    @property
+    def speaking(self) -> str | None:
+        return next((pid for pid, s in self.sessions.items() if s.speaking), None)
+
+    # -- the moderator's controls ----------------------------------------------------
+    def ask(
+        self, question: str, to: str, qid: str | None = None, done: Callable[[str], None] | None = None
+    ) -> asyncio.Task:
+        """Put ``question`` to a panelist or to all (in order); what was in
+        progress stops. ``done(outcome)`` is called when the last answer ends."""
+        order = list(self.sessions) if to == ALL else [to]
+        self.stop(log_it=False)
+        self.audit.write("ask", id=qid, question=question, to=to)
+        self.publish(AskedMessage(question=question, to=to, id=qid))
+        self._flow = asyncio.get_running_loop().create_task(self._answer_in_turn(question, order, done))
+        return self._flow
+
+    async def _answer_in_turn(self, question: str, order: list[str], done) -> None:
+        outcome = "answered"
+        try:
+            for pid in order:
+                session = self.sessions[pid]
+                await session.ask(question)
+                # one voice at a time: the next starts after this one's last word
+                await asyncio.sleep(max(0.0, session.speaker.timeline.end - self.now()))
+        except asyncio.CancelledError:
+            outcome = "stopped"
+            raise
+        finally:
+            if done is not None:
+                done(outcome)
+
+    def stop(self, log_it: bool = True) -> None:
+        """Silence now: the answer in progress and those waiting their turn."""
+        if self._flow is not None and not self._flow.done():
+            self._flow.cancel()
+        for session in self.sessions.values():
+            session.stop_speaking()
+        if log_it:
+            self.audit.write("stop")
+            self.publish(StoppedMessage())
+
+    def hold(self, pid: str | None = None) -> asyncio.Task:
+        """The speaking panelist (or ``pid``) says a holding line, then idles."""
+        pid = pid or self.speaking or next(iter(self.sessions))
+        self.stop(log_it=False)
+        self.audit.write("hold", panelist=pid)
+        return self.sessions[pid].hold()
+
+    def say(self, pid: str, text: str) -> asyncio.Task:
+        """The moderator's words, spoken verbatim by a panelist."""
+        self.stop(log_it=False)
+        self.audit.write("say", panelist=pid, text=text)
+        return self.sessions[pid].say(text)
+
+    # -- what viewers get ----------------------------------------------------------------
+    def frame(self, pid: str, index: int):
+        """Frame ``index`` of a panelist, drawn once however many viewers there are."""
+        cached = self._frames.get(pid)
+        if cached is not None and cached[0] == index:
+            return cached[1]
+        frame = self.sessions[pid].renderer.frame(index)
+        self._frames[pid] = (index, frame)
+        return frame
+
+    def audio(self, start: int) -> np.ndarray:
+        """The 20 ms of the panelists' voices from sample ``start`` (48 kHz), mixed once."""
+        packet = self._packets.get(start)
+        if packet is None:
+            packet = self._packets[start] = self.mixer.read(start, PACKET)
+            for old in [k for k in self._packets if k < start - 50 * PACKET]:
+                del self._packets[old]
+        return packet
+
+    def publish(self, message: Message, viewers: bool = True) -> Message:
+        """A message for the console's feed and (unless ``viewers`` is False) every stage viewer."""
+        return self.feed.publish(message, viewers)
+
+    def translate(self, caption: Message) -> None:
+        """A caption's second line, published when it is ready (if there is a translator)."""
+        self.translations.add(caption)
+
+    async def close(self) -> None:
+        self.stop(log_it=False)
+        self.translations.close()
+        for session in self.sessions.values():
+            await session.close()

@@ -1,0 +1,175 @@
+"""Thinking: a question in, an answer out as speakable clauses.
+
+The order of checks is the order of trust: the input guardrail first (an
+audience question is untrusted), then the card's approved answers (spoken
+verbatim), then retrieval (no relevant knowledge: a holding line, never a
+guess), and only then the answer, made one of two ways:
+
+- ``extractive``: the sources' own sentences that answer the question
+  (``stage.think.compose``), so nothing is said that the sources do not say;
+- ``generated``: the model writes from the retrieved passages alone, and
+  each sentence is checked whole before any of it is spoken. A sentence that fails the
+  check is replaced by the source sentences that best answer the question,
+  and the model stops there.
+
+``auto`` (the default) is extractive with the embedded model, whose 135M
+parameters cannot write a faithful answer, and generated with a server
+(vLLM or any OpenAI-compatible one). A model that fails or stalls yields a
+holding line.
+
+The thinker picks the way; each is made in ``stage.think.answers``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import AsyncIterator
+
+from stage.core.events import AnswerEnd, Clause
+from stage.think.answers import GeneratedAnswer, Stopwatch, ThinkEvent, approved, extractive, held
+from stage.think.compose import POOL, Sentence, extract
+from stage.think.documents import Passage
+from stage.think.guardrails import AnswerCheck, check_question
+from stage.think.knowledge import Knowledge
+from stage.think.llm import ChatModel, connect
+from stage.think.persona import PersonaCard
+
+log = logging.getLogger("fireside.think")
+
+
+@dataclass
+class ThinkSettings:
+    max_tokens: int = 120
+    temperature: float = 0.0
+    passages: int = 2
+    event: str = "a banking innovation conference"
+    mode: str = "extractive"  # or "generated"
+
+
+class Thinker:
+    """One persona's mind: its card, its knowledge and a model to speak with."""
+
+    def __init__(
+        self, card: PersonaCard, model: ChatModel | None, settings: ThinkSettings | None = None, progress: bool = False
+    ):
+        self.card = card
+        self.model = model  # extractive answers need none
+        self.settings = settings or ThinkSettings()
+        self.mode = card.answer_mode or self.settings.mode
+        self.knowledge = Knowledge(card, progress)
+        self.system_prompt = card.render_system_prompt(self.settings.event)
+        self.turn = 0
+
+    def messages(self, question: str, passages: list[Passage]) -> list[dict]:
+        """The persona comes first and never changes, so the model keeps it
+        evaluated (a prompt cache); each question brings only the passages
+        retrieved for it, so the prompt stays small whatever the knowledge."""
+        facts = "\n".join(f"- {p.title}: {p.text}" for p in passages)
+        return [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": f"Facts:\n{facts}\n\nUsing only these facts, answer: {question.strip()}"},
+        ]
+
+    def warm(self) -> None:
+        """Have the model evaluate this persona's prompt before the first question."""
+        warm = getattr(self.model, "warm", None)
+        if warm:
+            warm(self.system_prompt)
+
+    async def answer(self, question: str) -> AsyncIterator[ThinkEvent]:
+        """The answer's events; each clause and the end carry their sources' readable titles."""
+        events = self._answer(question)
+        try:
+            async for event in events:
+                if isinstance(event, (Clause, AnswerEnd)) and event.sources:
+                    event = replace(event, titles=self.knowledge.titles(event.sources))
+                yield event
+        finally:
+            await events.aclose()
+
+    async def _answer(self, question: str) -> AsyncIterator[ThinkEvent]:
+        """The checks in the order of trust, then the answer, made the card's (or the settings') way."""
+        clock = Stopwatch()
+        self.turn += 1
+        verdict = check_question(question, self.card)
+        yield verdict
+        if verdict.action == "block":
+            for event in held(self._holding_line(), clock, verdict.rule, verdict.reason)[1:]:
+                yield event
+            return
+        answer = self.knowledge.approved_answer(question)
+        if answer:
+            for event in approved(answer, clock):
+                yield event
+            return
+        ranked, best = self._ground(question)
+        if not best:
+            log.info("no knowledge about %r: holding line", question)
+            for event in held(
+                self._holding_line(), clock, "no-grounding", "nothing in the persona's knowledge is about the question"
+            ):
+                yield event
+            return
+        if self.mode == "extractive":
+            for event in extractive(best, clock):
+                yield event
+            return
+        events = self._generated(question, [i for i, _ in ranked[: self.settings.passages]], best, clock)
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # stops the model now, not when collected
+
+    def _ground(self, question: str) -> tuple[list[tuple[int, float]], list[Sentence]]:
+        """The passages about the question, best first, and the source
+        sentences that best answer it (none: nothing in the knowledge does)."""
+        similarity = self.knowledge.similarities(question)
+        ranked = self.knowledge.rank(question, max(self.settings.passages, POOL), similarity)
+        return ranked, extract(question, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_words)
+
+    def _generated(
+        self, question: str, numbers: list[int], best: list[Sentence], clock: Stopwatch
+    ) -> AsyncIterator[ThinkEvent]:
+        """The model's answer from the numbered passages, checked as it comes."""
+        passages = [self.knowledge.passages[i] for i in numbers]
+        check = AnswerCheck(self.card, question, passages)
+        stream = self.model.stream(
+            self.messages(question, passages),
+            max_tokens=self.settings.max_tokens,
+            temperature=self.settings.temperature,
+            model=self.card.adapter,
+        )
+        return GeneratedAnswer(self.knowledge, check, numbers, best, clock, self._holding_line).events(stream)
+
+    def _holding_line(self) -> str:
+        return self.card.holding_line(self.turn)
+
+
+def thinker_for(card: PersonaCard, config, backend: str | None = None) -> Thinker:
+    """A thinker for a persona with the configured model (or ``backend``)."""
+    llm = config.llm
+    model = connect(
+        backend or llm.backend,
+        model=llm.model,
+        model_path=llm.model_path,
+        api_key_env=llm.api_key_env,
+        stall_seconds=llm.stall_seconds,
+        threads=llm.threads,
+    )
+    backend = backend or llm.backend
+    mode = llm.answer_mode if llm.answer_mode != "auto" else ("extractive" if backend == "embedded" else "generated")
+    settings = ThinkSettings(
+        max_tokens=llm.max_tokens,
+        temperature=llm.temperature,
+        passages=llm.passages,
+        event=config.personas.event,
+        mode=mode,
+    )
+    return Thinker(card, model, settings, progress=True)
+
+
+async def collect(thinker: Thinker, question: str) -> list[ThinkEvent]:
+    """Every event of one answer (for tests and scripts)."""
+    return [event async for event in thinker.answer(question)]

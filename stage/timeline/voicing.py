@@ -1,0 +1,104 @@
+"""Voicing an answer: the one place where a thinker's events become speech
+on a clock. The live call, the stage and rehearsal all voice answers here,
+so an answer is made the same way wherever it is heard.
+
+``voice_answer`` reads the thinker's events and passes them on, with every
+clause followed by its speech, piece by piece, each placed on the timeline:
+a guardrail decision or the answer's end waits for ``ready`` (a draft answer
+is thought and voiced at once, but says nothing until its turn is
+confirmed), and the persona's time limit ends the answer after the clause
+that crosses it ("cut at the time limit").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable
+
+from stage.core.events import AnswerEnd, Clause, GuardrailDecision, Speech
+from stage.timeline.placing import Placed, Timeline
+from voices.speech import SpeechEngine, SpeechError, remembered
+
+log = logging.getLogger("fireside.voicing")
+
+FIXED = ("holding", "approved")  # lines said again and again: made once, kept
+
+
+@dataclass(frozen=True)
+class Voiced:
+    """A piece of a clause's speech, placed on the clock."""
+
+    placed: Placed
+    clause: Clause
+
+
+async def voice_answer(
+    answer: AsyncIterator,
+    voice: SpeechEngine,
+    timeline: Timeline,
+    *,
+    speaker: str = "",
+    limit: float = math.inf,
+    ready: asyncio.Event | None = None,
+    earliest: Callable[[], float] = lambda: 0.0,
+    pool: Executor | None = None,
+    on_voiced: Callable[[Speech], None] | None = None,
+) -> AsyncIterator:
+    """The answer's events, each clause followed by its :class:`Voiced` pieces.
+
+    Speech is made on ``pool`` (a piece at a time, so a long sentence starts
+    before it is whole) or, without one, here and from the voice's memory
+    (the same words, the same speech: a rehearsal's is repeatable)."""
+    timeline.begin(limit)
+    try:
+        async for event in answer:
+            if isinstance(event, Clause):
+                yield event
+                async for piece in _pieces(voice, event, pool):
+                    if on_voiced is not None:
+                        on_voiced(piece)
+                    if ready is not None:
+                        await ready.wait()
+                    yield Voiced(timeline.place(piece, speaker, event.sources, earliest()), event)
+                if timeline.over_limit:
+                    if ready is not None:
+                        await ready.wait()
+                    yield AnswerEnd("cut at the time limit", sources=event.sources)
+                    return  # the persona's time is up: what is said so far stands
+            else:
+                if ready is not None and (isinstance(event, AnswerEnd) or _flagged(event)):
+                    await ready.wait()
+                yield event
+    finally:
+        await answer.aclose()
+
+
+def voice_now(clause: Clause, voice: SpeechEngine, timeline: Timeline, speaker: str = "") -> list[Voiced]:
+    """A clause voiced here and now, from the voice's memory, placed on the timeline."""
+    return [Voiced(timeline.place(piece, speaker, clause.sources), clause) for piece in remembered(voice, clause.text)]
+
+
+def _flagged(event) -> bool:
+    return isinstance(event, GuardrailDecision) and event.action != "allow"
+
+
+async def _pieces(voice: SpeechEngine, clause: Clause, pool: Executor | None) -> AsyncIterator[Speech]:
+    if pool is None:  # here and now, from the voice's memory (as ``voice_now``)
+        for piece in remembered(voice, clause.text):
+            yield piece
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        if clause.kind in FIXED:
+            for piece in await loop.run_in_executor(pool, remembered, voice, clause.text):
+                yield piece
+            return
+        pieces = voice.synthesize(clause.text)
+        while (piece := await loop.run_in_executor(pool, next, pieces, None)) is not None:
+            yield piece
+    except SpeechError as err:  # live, a clause that cannot be said is left out, not the whole answer
+        log.warning("cannot say %r: %s", clause.text, err)

@@ -1,0 +1,35 @@
+"""``fireside bench``: speed figures as ``{"name", "value", "unit"}`` records.
+
+Figures, not pass/fail: the tests never time anything. One module per kind
+of work: media (render, tts), answers (think, answers), listening (listen),
+live (call, panel) and rehearsal (rehearse).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from stage.core.config import FiresideConfig
+
+MODULES = {
+    "render": "media",
+    "tts": "media",
+    "think": "answers",
+    "answers": "answers",
+    "listen": "listening",
+    "call": "live",
+    "panel": "live",
+    "rehearse": "rehearsal",
+}
+
+
+def run(
+    name: str, config: FiresideConfig, quick: bool = False, llm: list[str] = (), url: str | None = None
+) -> list[dict]:
+    """The figures of benchmark ``name`` (its module is imported only now: each needs its own models)."""
+    bench = getattr(importlib.import_module(f"stage.tools.bench.{MODULES[name]}"), f"bench_{name}")
+    if name in ("think", "answers"):
+        return bench(config, quick, llm)
+    if name == "call":
+        return bench(config, quick, url)
+    return bench(config, quick)

@@ -1,0 +1,70 @@
+"""What every benchmark shares: records, percentiles, a server in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def record(name: str, value: float, unit: str) -> dict:
+    return {"name": name, "value": round(float(value), 4), "unit": unit}
+
+
+def one_core() -> None:
+    cv2.setNumThreads(1)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+async def first_sound(client, moment: float, seconds: float = 20.0) -> float | None:
+    """When a caller (or stage viewer) first heard sound after ``moment`` (arrival
+    time, as it recorded it), waiting up to ``seconds``; None if nothing came."""
+    deadline = moment + seconds
+    while client.first_sound_after(moment) is None and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+    return client.first_sound_after(moment)
+
+
+def start_server(config_text: str, *serve_args: str, port: int = 8765):
+    """``fireside serve`` in a child process, once it answers: (process, url)."""
+    folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
+    (folder / "fireside.yaml").write_text(config_text.replace("FOLDER", str(folder)))
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stage.tools.cli",
+            "--config",
+            str(folder / "fireside.yaml"),
+            "serve",
+            "--port",
+            str(port),
+            *serve_args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/status", timeout=1)
+            return server, url
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.3)

@@ -1,0 +1,453 @@
+"""The ``fireside`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from stage.core.config import FiresideConfig, load_config
+from stage.core.errors import FiresideError
+from stage.offline.clip import OutputError
+from stage.think.documents import DocumentError
+from stage.think.persona import UnknownPersona
+from voices.catalog import VoiceCatalog
+from voices.speech import SpeechError
+
+
+class AudioError(FiresideError, ValueError):
+    pass
+
+
+out = Console()
+err = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return args.run(args, config)
+    except FiresideError as error:  # what the user asked for cannot be done: a message, no traceback
+        err.print(f"[bold red]fireside: error:[/] {error}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fireside", description="Fireside chats with virtual avatars.")
+    parser.add_argument("--config", type=Path, help="a YAML config file (default: $FIRESIDE_CONFIG, else built-in)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    say = commands.add_parser("say", help="speak a text with a lip-synced avatar into an MP4")
+    say.add_argument("text")
+    say.add_argument("--out", type=Path, required=True, help="where to write the .mp4")
+    say.add_argument("--voice", help="a voice id (see 'fireside voices')")
+    say.add_argument("--avatar", help="'stylized' (default) or 'photo:PATH' for any portrait")
+    say.set_defaults(run=_say)
+
+    voices = commands.add_parser("voices", help="list the voices")
+    voices.add_argument("--json", action="store_true")
+    voices.set_defaults(run=_voices)
+
+    bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
+    bench.add_argument("name", choices=["render", "tts", "think", "answers", "listen", "call", "rehearse", "panel"])
+    bench.add_argument("--url", help="call: a running server (default: start one here)")
+    bench.add_argument(
+        "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
+    )
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
+    bench.set_defaults(run=_bench)
+
+    knowledge = commands.add_parser("knowledge", help="a persona's documents: list them, add more")
+    actions = knowledge.add_subparsers(required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="the documents and how many passages each gave (builds the index)")
+    show.add_argument("persona")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_knowledge_show)
+    add = actions.add_parser("add", help="give a persona documents (Markdown, PDF, HTML, text)")
+    add.add_argument("persona")
+    add.add_argument("files", nargs="+", type=Path)
+    add.set_defaults(run=_knowledge_add)
+
+    personas = commands.add_parser("personas", help="list the persona cards")
+    personas.add_argument("--json", action="store_true")
+    personas.set_defaults(run=_personas)
+
+    ask = commands.add_parser("ask", help="ask a persona a question; print the streamed answer")
+    ask.add_argument("question")
+    ask.add_argument("--persona", required=True, help="a persona id (see 'fireside personas')")
+    ask.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    ask.add_argument("--json", action="store_true", help="print every event as a JSON line")
+    ask.set_defaults(run=_ask)
+
+    listen = commands.add_parser("listen", help="transcribe an audio file: partials, finals and turns")
+    listen.add_argument("file", type=Path)
+    listen.add_argument("--json", action="store_true", help="print every event as a JSON line")
+    listen.set_defaults(run=_listen)
+
+    serve = commands.add_parser("serve", help="serve the browser video call (and the API for any WebRTC client)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--show", type=Path, help="a show file: adds the audience's /ask and the moderator's /console")
+    serve.set_defaults(run=_serve)
+
+    room = commands.add_parser(
+        "livekit", help="the avatar in a LiveKit room (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)"
+    )
+    room.add_argument(
+        "--room", help="the room to join (without it: a worker that joins every room dispatched to agent 'fireside')"
+    )
+    room.add_argument("--persona", required=True, help="who speaks, unless a dispatch names another")
+    room.add_argument("--listen", metavar="IDENTITY", help="the participant to listen to (default: the first to join)")
+    room.set_defaults(run=_livekit)
+
+    llm = commands.add_parser("llm", help="the persona model server")
+    llm_commands = llm.add_subparsers(required=True, metavar="ACTION")
+    vllm = llm_commands.add_parser("serve", help="start vLLM with the configured model and persona adapters")
+    vllm.add_argument(
+        "--python", help="the Python that has vLLM installed (default: $FIRESIDE_VLLM_PYTHON, else this one)"
+    )
+    vllm.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    vllm.set_defaults(run=_llm_serve)
+
+    rehearse = commands.add_parser("rehearse", help="render a run-of-show to video, captions and a timing report")
+    rehearse.add_argument("show", type=Path, help="a show file (see prompts/shows/)")
+    rehearse.add_argument(
+        "--out", type=Path, help="the folder for rehearsal.mp4, captions and report (made if need be)"
+    )
+    rehearse.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    rehearse.add_argument(
+        "--dry-run", action="store_true", help="check the show file and print its plan; render nothing"
+    )
+    rehearse.add_argument("--no-video", action="store_true", help="captions and report only (fast)")
+    rehearse.set_defaults(run=_rehearse)
+
+    strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
+    strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
+    strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
+    strip.set_defaults(run=_strip)
+    return parser
+
+
+def _say(args, config: FiresideConfig) -> int:
+    from avatar.rigs import load_rig
+    from stage.offline.clip import check_output, render_clip
+
+    if not args.text.strip():
+        raise SpeechError("there is no text to speak")
+    check_output(args.out)
+    VoiceCatalog(config.voices.catalog).get(args.voice or config.voices.default)
+    rig = load_rig(args.avatar or config.avatar.rig, config.avatar.size)
+    with err.status("speaking and rendering…") as status:
+        report = render_clip(
+            args.text, args.out, rig, config, args.voice, on_progress=lambda t: status.update(f"rendered {t:.1f} s…")
+        )
+    out.print(
+        f"wrote {report.path} ({report.duration:.2f} s of video, {report.speech:.2f} s of speech, "
+        f"{report.frames} frames) in {report.elapsed:.2f} s",
+        highlight=False,
+    )
+    return 0
+
+
+def _rehearse(args, config: FiresideConfig) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from stage.offline.rehearsal import check_folder, rehearse
+    from stage.offline.report import clock_text
+    from stage.panel.show import load_show
+    from stage.think.persona import load_personas
+
+    catalog = VoiceCatalog(config.voices.catalog)
+    cards = load_personas(Path(config.personas.folder) if config.personas.folder else None)
+    show = load_show(args.show, cards, catalog)
+    table = Table(
+        "#",
+        "segment",
+        "slot",
+        title=f"{show.title}: {len(show.segments)} segments, "
+        f"{clock_text(show.planned)} planned, panel: {', '.join(show.panelists)}",
+    )
+    for i, segment in enumerate(show.segments):
+        who = {"say": "moderator", "ask": f"moderator to {segment.to}", "line": segment.by}[segment.kind]
+        table.add_row(str(i + 1), f"{who}: {segment.text or segment.wav}", clock_text(segment.slot))
+    out.print(table)
+    if args.dry_run:
+        out.print(f"{args.show}: the show file is valid", highlight=False)
+        return 0
+    if args.out is None:
+        raise OutputError("--out FOLDER is needed (or --dry-run)")
+    check_folder(args.out)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        thinking = progress.add_task("thinking and voicing", total=len(show.segments))
+        rendering = progress.add_task("rendering", total=None, visible=not args.no_video)
+        result = rehearse(
+            show,
+            cards,
+            config,
+            args.out,
+            backend=args.llm,
+            video=not args.no_video,
+            on_segment=lambda i: progress.update(thinking, completed=i + 1),
+            on_frames=lambda n, total: progress.update(rendering, completed=n, total=total),
+        )
+    summary = result.report["summary"]
+    out.print(
+        f"{show.title}: ran {clock_text(summary['duration_seconds'])} against "
+        f"{clock_text(summary['planned_seconds'])} planned ({summary['overrun_seconds']:+.1f} s); "
+        f"{len(summary['segments_over_slot'])} of {summary['segments']} segments over their slot; "
+        f"{summary['answers_held_or_trimmed']} of {summary['answers']} answers held or trimmed; "
+        f"made in {result.seconds:.1f} s",
+        highlight=False,
+    )
+    for path in result.files:
+        out.print(f"  {path}", highlight=False)
+    return 0
+
+
+def _voices(args, config: FiresideConfig) -> int:
+    catalog = VoiceCatalog(config.voices.catalog)
+    rows = [
+        {
+            "id": v.id,
+            "engine": v.engine,
+            "language": v.language,
+            "model": v.model,
+            "sample_rate": v.rate(),
+            "speaking_rate": v.speaking_rate,
+            "description": v.description,
+        }
+        for v in catalog.entries.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table("id", "engine", "language", "sample rate", "rate", "model")
+    for r in rows:
+        table.add_row(r["id"], r["engine"], r["language"], str(r["sample_rate"]), f"{r['speaking_rate']:g}", r["model"])
+    out.print(table)
+    return 0
+
+
+def _bench(args, config: FiresideConfig) -> int:
+    from stage.tools import bench
+
+    records = bench.run(args.name, config, quick=args.quick, llm=args.llm, url=args.url)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        table = Table("name", "value", "unit", title=f"fireside bench {args.name}")
+        for r in records:
+            table.add_row(r["name"], f"{r['value']:.4g}", r["unit"])
+        out.print(table)
+    return 0
+
+
+def _load_personas(config: FiresideConfig):
+    from stage.think.persona import load_personas
+
+    return load_personas(Path(config.personas.folder) if config.personas.folder else None)
+
+
+def _personas(args, config: FiresideConfig) -> int:
+    cards = _load_personas(config)
+    if args.json:
+        print(json.dumps([c.model_dump(mode="json") for c in cards.values()], indent=2, ensure_ascii=False))
+        return 0
+    table = Table("id", "name", "title", "voice", "avatar", "knowledge", "approved", "adapter")
+    for c in cards.values():
+        table.add_row(
+            c.id,
+            c.name,
+            c.title,
+            c.voice,
+            c.avatar,
+            str(len(c.knowledge)),
+            str(len(c.approved_answers)),
+            c.adapter or "-",
+        )
+    out.print(table)
+    return 0
+
+
+def _card(config: FiresideConfig, persona: str):
+    cards = _load_personas(config)
+    if persona not in cards:
+        raise UnknownPersona(persona, sorted(cards))
+    return cards[persona]
+
+
+def _knowledge_show(args, config: FiresideConfig) -> int:
+    from stage.think.knowledge import Knowledge
+
+    knowledge = Knowledge(_card(config, args.persona), progress=True)
+    rows = [{"document": d.source, "passages": d.passages, "error": d.error} for d in knowledge.documents]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    table = Table("document", "passages", "status", title=f"{args.persona}: {len(knowledge.passages)} passages")
+    for r in rows:
+        table.add_row(r["document"], str(r["passages"]), f"[red]{r['error']}[/]" if r["error"] else "ok")
+    out.print(table)
+    return 0
+
+
+def _knowledge_add(args, config: FiresideConfig) -> int:
+    """Each file is read first: one that cannot be is reported and not added."""
+    import shutil
+
+    from stage.think.documents import read_document
+    from stage.think.knowledge import Knowledge, added_dir
+
+    card = _card(config, args.persona)
+    folder, failed = added_dir(card.id), 0
+    for path in args.files:
+        try:
+            passages = read_document(path)
+        except DocumentError as error:
+            err.print(f"[bold red]fireside: error:[/] persona {card.id}: {path}: {error}", highlight=False)
+            failed += 1
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / path.name)
+        out.print(f"added {path} to {card.id} ({len(passages)} passages)", highlight=False)
+    Knowledge(card, progress=True)  # index what was added now, not at the first question
+    return 2 if failed else 0
+
+
+def _ask(args, config: FiresideConfig) -> int:
+    import asyncio
+    import dataclasses
+
+    from stage.core.events import AnswerEnd, Clause, GuardrailDecision
+    from stage.think.thinker import thinker_for
+
+    thinker = thinker_for(_card(config, args.persona), config, args.llm)
+
+    async def run() -> None:
+        async for event in thinker.answer(args.question):
+            if args.json:
+                print(
+                    json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, ensure_ascii=False),
+                    flush=True,
+                )
+            elif isinstance(event, Clause):
+                out.print(
+                    event.text + " ", end="", highlight=False, style="italic" if event.kind == "holding" else None
+                )
+            elif isinstance(event, GuardrailDecision) and event.action != "allow":
+                err.print(
+                    f"[yellow]guardrail[/] {event.check} {event.action} ({event.rule}): {event.reason}", highlight=False
+                )
+            elif isinstance(event, AnswerEnd):
+                out.print()
+                out.print(f"[bold]sources:[/] {'; '.join(event.titles or event.sources) or '(none)'}", highlight=False)
+                timings = ", ".join(f"{k} {v:g}" for k, v in event.timings.items())
+                via = thinker.model.name if thinker.mode == "generated" else "the sources' own sentences"
+                out.print(f"[bold]{event.outcome}[/] ({thinker.mode}) via {via}: {timings}", highlight=False)
+
+    asyncio.run(run())
+    return 0
+
+
+def _listen(args, config: FiresideConfig) -> int:
+    import dataclasses
+
+    from stage.core.audio import read_wav
+    from stage.core.events import Interrupted, SpeechStarted, Transcript, TurnEnded
+    from stage.listen.listener import Listener, settings_from
+
+    if not args.file.is_file():
+        raise AudioError(f"{args.file}: no such file")
+    try:
+        audio = read_wav(args.file)
+    except Exception as error:  # noqa: BLE001 - PyAV's errors for a file that is not audio
+        raise AudioError(f"{args.file}: not an audio file PyAV can read ({error})") from None
+    listener = Listener(settings_from(config))
+    step = 16000 // 10  # a tenth of a second at a time, as a live stream arrives
+    events = []
+    for i in range(0, len(audio), step):
+        events += listener.feed(audio[i : i + step])
+    events += listener.finish()
+    turns = 0
+    for event in events:
+        if args.json:
+            print(json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, ensure_ascii=False))
+            continue
+        if isinstance(event, SpeechStarted):
+            out.print(f"[dim]{event.start:7.2f}s  speech starts[/]", highlight=False)
+        elif isinstance(event, Transcript):
+            style = "bold" if event.final else "dim"
+            label = "final  " if event.final else "partial"
+            out.print(f"[{style}]{event.end:7.2f}s  {label} {event.text}[/]", highlight=False)
+        elif isinstance(event, TurnEnded):
+            turns += 1
+            out.print(f"{event.decided:7.2f}s  turn {turns} ends ({event.start:.2f}-{event.end:.2f}s)", highlight=False)
+        elif isinstance(event, Interrupted):
+            out.print(f"{event.at:7.2f}s  barge-in", highlight=False)
+    if not args.json:
+        out.print(f"{turns} turn(s) in {len(audio) / 16000:.2f} s of audio", highlight=False)
+    return 0
+
+
+def _serve(args, config: FiresideConfig) -> int:
+    import logging
+
+    from stage.transport.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    serve(config, args.host, args.port, args.show)
+    return 0
+
+
+def _livekit(args, config: FiresideConfig) -> int:
+    import asyncio
+    import logging
+
+    from stage.transport.livekit import LiveKitSettings, in_room
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = LiveKitSettings.from_env()
+    if args.room is None:
+        from stage.transport.livekit_worker import serve_rooms
+
+        job = serve_rooms(settings, config, args.persona, args.listen)
+    else:
+        job = in_room(settings, config, args.room, args.persona, args.listen)
+    try:
+        asyncio.run(job)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _llm_serve(args, config: FiresideConfig) -> int:
+    from stage.tools.vllm_server import serve
+
+    return serve(config, args.python, dry_run=args.dry_run)
+
+
+def _strip(args, config: FiresideConfig) -> int:
+    from stage.tools.strip import make_strip
+
+    path = make_strip(args.out, config, args.portrait)
+    out.print(f"wrote {path}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

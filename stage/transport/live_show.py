@@ -1,0 +1,65 @@
+"""A show being run: what the console's pages and endpoints share (the
+show, its question queue and audit log, the stage once it is open, the
+moderator's token, and the open connections)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from stage.core.config import FiresideConfig
+from stage.core.runtime import Runtime
+from stage.listen.listener import settings_from
+from stage.panel.live import Stage
+from stage.panel.queue import AuditLog, QuestionQueue, RateLimit
+from stage.panel.show import Show
+from stage.panel.translate import Translator
+from stage.transport.http import RequestError
+from stage.transport.offers import Peers
+
+
+def panel_folder(config: FiresideConfig, show: Show) -> Path:
+    """Where a show's audit log lives: ``panel.folder``, else one per show file."""
+    if config.panel.folder:
+        return Path(config.panel.folder).expanduser()
+    name = show.path.stem if show.path else "panel"
+    return Path.home() / ".local" / "share" / "fireside" / "panels" / name
+
+
+class LiveShow:
+    """A show, its queue and audit log, who may control it, and its stage."""
+
+    def __init__(self, show: Show, config: FiresideConfig):
+        self.show, self.config = show, config
+        self.token = config.panel.token or secrets.token_urlsafe(12)
+        self.folder = panel_folder(config, show)
+        self.log = AuditLog(self.folder / "audit.jsonl")
+        self.queue = QuestionQueue(self.log, show.panelists)
+        self.limit = RateLimit(config.panel.questions_per_minute, 60.0)
+        self.listen_settings = settings_from(config)
+        self.log.write("opened", show=show.title, panelists=show.panelists)
+        self.stage: Stage | None = None  # the live stage, once the server has made its panelists
+        self.runtime: Runtime | None = None  # the server's threads (None: the default ones)
+        self.peers = Peers()  # stage viewers and the moderator's microphone
+
+    def open_stage(self, sessions: dict, runtime: Runtime | None = None) -> None:
+        translation = self.config.panel.translation
+        self.runtime = runtime
+        self.stage = Stage(self.show, sessions, self.log, Translator(translation) if translation else None, runtime)
+
+    def live_stage(self) -> Stage:
+        """The stage, or a 503 while it is not open."""
+        if self.stage is None:
+            raise RequestError(503, "the stage is not open yet")
+        return self.stage
+
+    def panelist(self, to: str | None, *, everyone: bool = False) -> str:
+        """``to`` if it names a panelist (or is ``all``, where ``everyone`` may be asked); else a 400."""
+        if to in self.show.panelists or (everyone and to == "all"):
+            return to
+        raise RequestError(400, f"'to' is one of {', '.join(self.show.panelists)}" + (" or all" if everyone else ""))
+
+    async def close(self) -> None:
+        await self.peers.close_all()
+        if self.stage is not None:
+            await self.stage.close()

@@ -1,0 +1,144 @@
+"""``fireside livekit`` without ``--room``: one process, the avatar in any number of rooms.
+
+livekit-agents' ``AgentServer`` registers this process with the LiveKit
+server as a worker. Each room it is dispatched to becomes a job: by name
+(``lk dispatch create --agent-name fireside --room NAME``, or the API's
+``create_dispatch``), with optional metadata ``{"persona": ID, "listen":
+IDENTITY}``. Jobs run on threads of this process, each on an event loop of
+its own, and each puts a persona's avatar in its room: a
+:class:`~stage.transport.livekit.RoomAvatar` around a session, the same core
+as a call. The models, voices and faces are loaded once and shared by all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import threading
+
+from stage.core.config import FiresideConfig
+from stage.transport.livekit import LiveKitError, LiveKitSettings, RoomAvatar, join
+from stage.transport.server import CallServer
+
+# the agents' own VAD and end-of-turn models are not used here: not loaded into each job
+os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType, JobRequest  # noqa: E402
+
+log = logging.getLogger("fireside.livekit")
+
+AGENT_NAME = "fireside"  # what a dispatch names to reach this worker
+
+
+class AvatarWorker:
+    """A livekit-agents worker whose jobs are avatars in rooms (``persona`` unless a dispatch names another)."""
+
+    def __init__(
+        self,
+        settings: LiveKitSettings,
+        config: FiresideConfig,
+        persona: str,
+        listen_to: str | None = None,
+        agent_name: str = AGENT_NAME,
+    ):
+        self.settings, self.persona, self.listen_to = settings, persona, listen_to
+        self.calls = CallServer(config)
+        self._known(persona)
+        self.avatars: dict[str, RoomAvatar] = {}  # room name -> its avatar, while its job runs
+        self.registered = asyncio.Event()
+        self._connecting = threading.Lock()
+        self.server = AgentServer(
+            job_executor_type=JobExecutorType.THREAD,  # jobs share this process's models
+            num_idle_processes=0,
+            load_threshold=math.inf,  # a busy machine still takes rooms; sessions share its threads
+            host="127.0.0.1",
+            port=0,  # the worker's health endpoint, on any free port
+            ws_url=settings.url,
+            api_key=settings.key,
+            api_secret=settings.secret,
+        )
+        self.server.rtc_session(self._job, agent_name=agent_name, on_request=self._request)
+        self.server.on("worker_registered", lambda *_: self.registered.set())
+
+    def _known(self, persona: str) -> str:
+        if persona not in self.calls.cards:
+            raise LiveKitError(f"unknown persona {persona!r}; known: {', '.join(self.calls.cards)}")
+        return persona
+
+    def _wanted(self, metadata: str) -> tuple[str, str | None]:
+        """The persona and the participant to listen to, from a dispatch's metadata (JSON, optional)."""
+        try:
+            wanted = json.loads(metadata) if metadata else {}
+        except json.JSONDecodeError:
+            wanted = {}
+        if not isinstance(wanted, dict):
+            wanted = {}
+        return wanted.get("persona") or self.persona, wanted.get("listen") or self.listen_to
+
+    async def run(self) -> None:
+        """Serve rooms until closed; a server that cannot be reached is a :class:`LiveKitError`."""
+        self.calls.warm()  # every persona a dispatch may name: a job's room hears no loading
+        try:
+            await self.server.run()
+        except RuntimeError as err:
+            raise LiveKitError(f"the worker cannot register at {self.settings.url}: {err}") from None
+
+    async def close(self) -> None:
+        await self.server.aclose()
+        self.calls.runtime.close()
+
+    # -- on the worker's loop: is the room ours? ------------------------------------------------------
+    async def _request(self, request: JobRequest) -> None:
+        persona, _ = self._wanted(request.job.metadata)
+        if persona not in self.calls.cards:
+            log.warning("room %s asked for unknown persona %r: declined", request.room.name, persona)
+            await request.reject()
+            return
+        await request.accept(identity=f"fireside-{persona}", name=self.calls.cards[persona].name)
+
+    # -- on the job's own thread and loop: the avatar in its room ---------------------------------------
+    async def _job(self, ctx: JobContext) -> None:
+        persona, listen_to = self._wanted(ctx.job.metadata)
+        await self._one_at_a_time(lambda: ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_ALL))
+        room, identity, name = ctx.room.name, ctx.room.local_participant.identity, self.calls.cards[persona].name
+        rejoin = lambda: self._one_at_a_time(lambda: join(self.settings, room, identity, name))  # noqa: E731
+        session = await asyncio.to_thread(self.calls.session_for, persona)  # off the room's loop
+        avatar = RoomAvatar(ctx.room, session, listen_to, rejoin)
+        await avatar.start()
+        self.avatars[room] = avatar
+        log.info("%s is in room %r", persona, room)
+
+        async def leave() -> None:  # the worker stops, or the room ends: either ends the other
+            self.avatars.pop(room, None)
+            await avatar.close()
+
+        ctx.add_shutdown_callback(leave)
+        avatar.on_closed = lambda: ctx.shutdown("the avatar left the room")
+
+    async def _one_at_a_time(self, connect):
+        """``connect()``, never while another job's room connects: rooms that connect at
+        once from two job threads can lose the SDK's connect callback (livekit 1.1.21's
+        FFI then ends the process), so this worker's rooms connect in turn."""
+        await asyncio.to_thread(self._connecting.acquire)
+        try:
+            return await connect()
+        finally:
+            self._connecting.release()
+
+
+async def serve_rooms(
+    settings: LiveKitSettings, config: FiresideConfig, persona: str, listen_to: str | None = None
+) -> None:
+    """``fireside livekit --persona ID``: the worker, until interrupted."""
+    worker = AvatarWorker(settings, config, persona, listen_to)
+    print(
+        f"{worker.calls.cards[persona].name} waits for rooms at {settings.url} as agent {AGENT_NAME!r} (Ctrl-C stops)",
+        flush=True,
+    )
+    try:
+        await worker.run()
+    finally:
+        await worker.close()

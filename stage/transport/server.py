@@ -1,0 +1,179 @@
+"""``fireside serve``: the browser video call (aiohttp + aiortc).
+
+- ``GET /``: the call page; ``GET /personas``: who can be called (JSON);
+  ``GET /status``: the calls under way;
+- ``POST /offer`` with ``{"sdp", "type", "persona"}`` answers
+  ``{"sdp", "type", "session"}``. Any WebRTC client that speaks this works.
+
+Each call is a :class:`~stage.session.call.CallSession` of its own; a closed or
+failed connection frees it (stage/transport/offers.py). Bad requests get a 4xx
+JSON error with the reason, and the server and other calls go on. With
+``--show``, the moderated panel's pages are served too (stage/transport/console.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from aiohttp import web
+
+from avatar.rigs import load_rig
+from stage.core.config import FiresideConfig
+from stage.core.runtime import Runtime
+from stage.listen.listener import settings_from
+from stage.session.call import CallSession
+from stage.think.persona import PersonaCard, load_personas
+from stage.think.thinker import thinker_for
+from stage.transport.bodies import CallOffer
+from stage.transport.http import MAX_BODY, WEB, RequestError, json_errors, read_body
+from stage.transport.offers import Peer, Peers, accept_offer, hear_microphone, without_playout_wait
+from stage.transport.webrtc import AvatarAudioTrack, AvatarVideoTrack, caption_sender, restrict_ice
+from voices.catalog import VoiceCatalog
+from voices.speech import remembered, speakable_pieces
+
+log = logging.getLogger("fireside.server")
+
+
+class CallServer:
+    """The calls, the personas they can call, and the threads they share."""
+
+    def __init__(self, config: FiresideConfig, console=None):
+        self.config = config
+        folder = Path(config.personas.folder) if config.personas.folder else None
+        self.cards: dict[str, PersonaCard] = load_personas(folder)
+        self.voices = VoiceCatalog(config.voices.catalog)
+        self.runtime = Runtime(config.threads)
+        self.calls = Peers()  # by session id
+        self.console = console  # the moderated panel's pages, with a show
+        if console is not None:
+            # panelists on stage: sessions that speak and are seen, with no microphone
+            console.open_stage({pid: self.session_for(pid) for pid in console.show.panelists}, self.runtime)
+        if config.call.ice_addresses:
+            restrict_ice(config.call.ice_addresses)
+
+    def session_for(self, pid: str) -> CallSession:
+        """A session with a persona: its thinker, voice and face."""
+        card = self.cards[pid]
+        return CallSession(
+            card.id,
+            thinker_for(card, self.config),
+            self.voices.engine(card.voice),
+            self.rig(card.avatar),
+            self.config.avatar.fps,
+            settings_from(self.config),
+            runtime=self.runtime,
+        )
+
+    @lru_cache(maxsize=8)
+    def rig(self, spec: str):
+        return load_rig(spec, self.config.avatar.size)
+
+    def warm(self, *personas: str) -> None:
+        """Load voices, rigs and models, and evaluate the prompt, of ``personas`` (or every
+        persona) before the first call."""
+        for card in self.cards.values():
+            if personas and card.id not in personas:
+                continue
+            voice = self.voices.engine(card.voice)
+            # said often, and where a fast answer matters most: made now, once
+            for line in card.holding_lines:
+                remembered(voice, line)
+            for approved in card.approved_answers:
+                for piece in speakable_pieces(approved.answer):  # as the thinker says it
+                    remembered(voice, piece)
+            self.rig(card.avatar)
+            thinker_for(card, self.config).warm()
+
+    def app(self) -> web.Application:
+        guards = self.console.middlewares if self.console is not None else []
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors, *guards])
+        app.router.add_get("/", self.index)
+        app.router.add_get("/personas", self.personas)
+        app.router.add_get("/status", self.status)
+        app.router.add_post("/offer", self.offer)
+        app.router.add_static("/static", WEB)
+        if self.console is not None:
+            self.console.add_routes(app)
+        app.on_shutdown.append(self.shutdown)
+        app.on_cleanup.append(self.cleanup)
+        return app
+
+    async def index(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB / "index.html")
+
+    async def personas(self, request: web.Request) -> web.Response:
+        return web.json_response([{"id": c.id, "name": c.name, "title": c.title} for c in self.cards.values()])
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response({"calls": len(self.calls), "sessions": sorted(self.calls)})
+
+    async def offer(self, request: web.Request) -> web.Response:
+        offer = await read_body(request, CallOffer)
+        if offer.persona not in self.cards:
+            raise RequestError(404, f"unknown persona {offer.persona!r}; known: {', '.join(self.cards)}")
+        if len(self.calls) >= self.config.call.max_calls:
+            raise RequestError(
+                503, f"the server is at its limit of {self.config.call.max_calls} calls; try again later"
+            )
+        session = self.session_for(offer.persona)
+        peer = await accept_offer(
+            offer,
+            self.calls,
+            name=session.id,
+            setup=lambda peer: self._connect(peer, session),
+            prepare=lambda peer: self._answer(peer, session),
+            on_close=lambda: self._hang_up(session),
+        )
+        log.info("call %s with %s (%d calls)", session.id, offer.persona, len(self.calls))
+        return web.json_response({**peer.answer(), "session": session.id})
+
+    def _connect(self, peer: Peer, session: CallSession) -> None:
+        """The person's microphone to the session, the session's captions to their data channel."""
+        hear_microphone(peer, session)
+
+        @peer.pc.on("datachannel")
+        def on_datachannel(channel) -> None:
+            session.send = caption_sender(channel)
+
+    def _answer(self, peer: Peer, session: CallSession) -> None:
+        """The avatar's voice, and its face if the offer receives video."""
+        if not peer.transceivers("audio"):
+            raise RequestError(
+                400, "the offer has no audio: the call needs the microphone (and receives audio and video)"
+            )
+        without_playout_wait(peer)
+        peer.pc.addTrack(AvatarAudioTrack(session))
+        if peer.transceivers("video"):
+            peer.pc.addTrack(AvatarVideoTrack(session, runtime=self.runtime))
+
+    async def _hang_up(self, session: CallSession) -> None:
+        await session.close()
+        log.info("call %s ended (%d calls)", session.id, len(self.calls))
+
+    async def shutdown(self, app: web.Application) -> None:
+        await self.calls.close_all()
+
+    async def cleanup(self, app: web.Application) -> None:
+        self.runtime.close()
+
+
+def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None = None) -> None:
+    console = None
+    if show_path is not None:
+        from stage.panel.show import load_show
+        from stage.transport.console import Console
+
+        folder = Path(config.personas.folder) if config.personas.folder else None
+        console = Console(load_show(show_path, load_personas(folder), VoiceCatalog(config.voices.catalog)), config)
+    server = CallServer(config, console)
+    print("loading voices, avatars and models…", flush=True)
+    server.warm()
+    print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    if console is not None:
+        print(f"The stage (for the projector): http://{host}:{port}/stage", flush=True)
+        print(f"The audience asks at http://{host}:{port}/ask", flush=True)
+        print(f"The moderator's console: http://{host}:{port}/console?token={console.token}", flush=True)
+        print(f"The audit log: {console.log.path}", flush=True)
+    web.run_app(server.app(), host=host, port=port, print=None)

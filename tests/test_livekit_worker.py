@@ -1,0 +1,56 @@
+"""One worker process, several rooms: livekit-agents dispatches a job per room
+to `fireside livekit`'s worker, and each room's person is answered by the
+persona its dispatch names, at the same time."""
+
+import asyncio
+import json
+
+import pytest
+
+from stage.transport.livekit import LiveKitSettings, join
+from stage.transport.livekit_worker import AGENT_NAME, AvatarWorker
+from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.test_livekit_room import QUESTION, Person, speech48, until
+
+pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")
+
+
+async def dispatch(settings: LiveKitSettings, room: str, metadata: dict) -> None:
+    from livekit import api
+
+    url = settings.url.replace("ws", "http", 1)
+    async with api.LiveKitAPI(url, settings.key, settings.secret) as lk:
+        request = api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=room, metadata=json.dumps(metadata))
+        await lk.agent_dispatch.create_dispatch(request)
+
+
+def test_one_worker_serves_two_rooms_at_once(livekit_server, config, joe):
+    settings = LiveKitSettings(livekit_server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
+    rooms = {"fireside-room-one": "ravi", "fireside-room-two": "ada"}
+
+    async def run():
+        worker = AvatarWorker(settings, config, "ravi")
+        running = asyncio.ensure_future(worker.run())
+        people = []
+        try:
+            assert await until(worker.registered.is_set, 90), "the worker never registered"
+            for room, persona in rooms.items():
+                await dispatch(settings, room, {"persona": persona})
+            assert await until(lambda: set(worker.avatars) == set(rooms), 60), worker.avatars
+            people = [Person(await join(settings, room, "person"), config.avatar.size) for room in rooms]
+            question = speech48(joe, QUESTION)
+            await asyncio.gather(*(person.speak(question) for person in people))  # both at once
+            answered = await until(lambda: all(person.ended() for person in people), 180)
+            return answered, [person.messages for person in people]
+        finally:
+            for person in people:
+                await person.close()
+            await worker.close()
+            await asyncio.wait_for(running, 30)
+
+    answered, messages = asyncio.run(run())
+    assert answered, messages
+    for persona, heard in zip(rooms.values(), messages):
+        speakers = {m.get("speaker") for m in heard if m["type"] == "caption" and m.get("speaker") != "person"}
+        assert speakers == {persona}, speakers  # each room heard the persona its dispatch named
+        assert any(m["type"] == "caption" and m.get("sources") for m in heard)  # with its sources
