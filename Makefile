@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fireside-installed
+# LiveKit's browser SDK, served with the stage page (see its rule below)
+LIVEKIT_CLIENT_VERSION := 2.23.0
+VENDOR := stage/transport/web/vendor
+LIVEKIT_CLIENT := $(VENDOR)/livekit-client.umd.js
 # vLLM's CPU build has its own environment (its own torch and transformers)
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.fireside-installed
@@ -28,7 +32,7 @@ system-deps:
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing; \
 	fi
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(LIVEKIT_CLIENT)
 	$(MAKE) system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -111,6 +115,7 @@ bench: setup
 	$(BIN)/fireside bench call
 	$(BIN)/fireside bench rehearse
 	$(BIN)/fireside bench panel
+	$(BIN)/fireside bench livekit
 
 # The open-source LiveKit server (an SFU), built with the Go toolchain through
 # the module proxy into build/livekit-server. v1.13.5 is the newest tag that
@@ -128,5 +133,15 @@ $(LIVEKIT):
 	mv build/livekit-bin/server $@
 	rmdir build/livekit-bin
 
+# LiveKit's browser SDK for the stage page, from the npm registry: its UMD build
+# (a plain <script>, global LivekitClient), served by Fireside, so users have no build step
+
+$(LIVEKIT_CLIENT):
+	@command -v npm >/dev/null || { echo "npm is not installed: cannot fetch livekit-client"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix build/npm livekit-client@$(LIVEKIT_CLIENT_VERSION)
+	@mkdir -p $(VENDOR)
+	cp build/npm/node_modules/livekit-client/LICENSE $(VENDOR)/livekit-client.LICENSE
+	sed '/^\/\/# sourceMappingURL=/d' build/npm/node_modules/livekit-client/dist/livekit-client.umd.js > $@
+
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info $(VENDOR)

@@ -19,8 +19,8 @@ TOKEN = "moderator-secret-token"
 
 
 class PanelServer:
-    def __init__(self, work, extra: str = "", panel: str = ""):
-        self.work = work
+    def __init__(self, work, extra: str = "", panel: str = "", options: tuple = (), env: dict | None = None):
+        self.work, self.options, self.env = work, list(options), env
         self.config = work / "fireside.yaml"
         self.config.write_text(
             f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n"
@@ -42,10 +42,12 @@ class PanelServer:
                 str(self.port),
                 "--show",
                 str(ROOT / "prompts" / "shows" / "demo.yaml"),
+                *self.options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            env={**os.environ, **(self.env or {})},
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -12,7 +12,8 @@ import pytest
 from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
 from stage.core.audio import Resampler
 from stage.listen.asr import transcribe
-from stage.transport.livekit import LiveKitError, LiveKitSettings, RoomAvatar, join
+from stage.transport.rooms.avatar import RoomAvatar
+from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.server import CallServer
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 

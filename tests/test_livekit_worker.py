@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from stage.transport.livekit import LiveKitSettings, join
-from stage.transport.livekit_worker import AGENT_NAME, AvatarWorker
+from stage.transport.rooms.connect import LiveKitSettings, join
+from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.test_livekit_room import QUESTION, Person, speech48, until
 

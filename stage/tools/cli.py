@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     voices.set_defaults(run=_voices)
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument("name", choices=["render", "tts", "think", "answers", "listen", "call", "rehearse", "panel"])
+    bench.add_argument(
+        "name", choices=["render", "tts", "think", "answers", "listen", "call", "rehearse", "panel", "livekit"]
+    )
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument(
         "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
@@ -97,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--show", type=Path, help="a show file: adds the audience's /ask and the moderator's /console")
+    serve.add_argument(
+        "--livekit",
+        action="store_true",
+        help="with --show: the panelists publish into a LiveKit room and viewers watch there "
+        "(LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)",
+    )
     serve.set_defaults(run=_serve)
 
     room = commands.add_parser(
@@ -410,7 +418,14 @@ def _serve(args, config: FiresideConfig) -> int:
     from stage.transport.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve(config, args.host, args.port, args.show)
+    livekit = None
+    if args.livekit:
+        if args.show is None:
+            raise FiresideError("--livekit puts a show's panel in a room: give the show with --show")
+        from stage.transport.rooms.connect import LiveKitSettings
+
+        livekit = LiveKitSettings.from_env()
+    serve(config, args.host, args.port, args.show, livekit)
     return 0
 
 
@@ -418,12 +433,13 @@ def _livekit(args, config: FiresideConfig) -> int:
     import asyncio
     import logging
 
-    from stage.transport.livekit import LiveKitSettings, in_room
+    from stage.transport.rooms.avatar import in_room
+    from stage.transport.rooms.connect import LiveKitSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = LiveKitSettings.from_env()
     if args.room is None:
-        from stage.transport.livekit_worker import serve_rooms
+        from stage.transport.rooms.worker import serve_rooms
 
         job = serve_rooms(settings, config, args.persona, args.listen)
     else:

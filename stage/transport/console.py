@@ -9,7 +9,9 @@ the audience's page, the moderator's console and the stage view.
   ``/console/say``, ``/console/select``, ``/console/mic``: the moderator's
   live controls (stage/transport/controls.py);
 - ``GET /stage``, ``GET /stage/panel``, ``POST /stage/offer``: the stage view
-  for the projector (stage/transport/stage_view.py).
+  for the projector (stage/transport/stage_view.py); with LiveKit settings,
+  the panelists publish into the show's room and the stage page, and any
+  number of viewers, subscribe there (stage/transport/rooms/panel.py).
 
 The console page and every ``/console/...`` endpoint answer 401 without the
 moderator's token (printed at start, or ``panel.token`` in the config), in
@@ -29,14 +31,15 @@ from stage.transport.auth import moderator_only
 from stage.transport.controls import StageControls
 from stage.transport.live_show import LiveShow
 from stage.transport.moderator import ModeratorRoutes
+from stage.transport.rooms.connect import LiveKitSettings
 from stage.transport.stage_view import StageView
 
 
 class Console:
     """A show's pages and endpoints, around one :class:`LiveShow`."""
 
-    def __init__(self, show: Show, config: FiresideConfig):
-        self.live = LiveShow(show, config)
+    def __init__(self, show: Show, config: FiresideConfig, livekit: LiveKitSettings | None = None):
+        self.live = LiveShow(show, config, livekit)
         self.show, self.token, self.log = show, self.live.token, self.live.log
         self.parts = (
             AudienceRoutes(self.live),
@@ -57,7 +60,12 @@ class Console:
     def add_routes(self, app: web.Application) -> None:
         for part in self.parts:
             part.add_routes(app)
+        app.on_startup.append(self.startup)
         app.on_shutdown.append(self.shutdown)
+
+    async def startup(self, app: web.Application) -> None:
+        if self.live.room is not None:  # the panelists into the show's LiveKit room
+            await self.live.room.open()
 
     async def shutdown(self, app: web.Application) -> None:
         await self.live.close()

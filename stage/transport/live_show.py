@@ -16,6 +16,8 @@ from stage.panel.show import Show
 from stage.panel.translate import Translator
 from stage.transport.http import RequestError
 from stage.transport.offers import Peers
+from stage.transport.rooms.connect import LiveKitSettings
+from stage.transport.rooms.panel import StageRoom
 
 
 def panel_folder(config: FiresideConfig, show: Show) -> Path:
@@ -29,8 +31,8 @@ def panel_folder(config: FiresideConfig, show: Show) -> Path:
 class LiveShow:
     """A show, its queue and audit log, who may control it, and its stage."""
 
-    def __init__(self, show: Show, config: FiresideConfig):
-        self.show, self.config = show, config
+    def __init__(self, show: Show, config: FiresideConfig, livekit: LiveKitSettings | None = None):
+        self.show, self.config, self.livekit = show, config, livekit
         self.token = config.panel.token or secrets.token_urlsafe(12)
         self.folder = panel_folder(config, show)
         self.log = AuditLog(self.folder / "audit.jsonl")
@@ -41,11 +43,15 @@ class LiveShow:
         self.stage: Stage | None = None  # the live stage, once the server has made its panelists
         self.runtime: Runtime | None = None  # the server's threads (None: the default ones)
         self.peers = Peers()  # stage viewers and the moderator's microphone
+        self.room: StageRoom | None = None  # the show's LiveKit room, with ``livekit``
 
     def open_stage(self, sessions: dict, runtime: Runtime | None = None) -> None:
         translation = self.config.panel.translation
         self.runtime = runtime
         self.stage = Stage(self.show, sessions, self.log, Translator(translation) if translation else None, runtime)
+        if self.livekit is not None:
+            name = f"fireside-{self.show.path.stem if self.show.path else 'panel'}"
+            self.room = StageRoom(self.livekit, self.stage, name, self.stage.runtime)
 
     def live_stage(self) -> Stage:
         """The stage, or a 503 while it is not open."""
@@ -60,6 +66,8 @@ class LiveShow:
         raise RequestError(400, f"'to' is one of {', '.join(self.show.panelists)}" + (" or all" if everyone else ""))
 
     async def close(self) -> None:
+        if self.room is not None:
+            await self.room.close()
         await self.peers.close_all()
         if self.stage is not None:
             await self.stage.close()

@@ -159,20 +159,24 @@ class CallServer:
         self.runtime.close()
 
 
-def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None = None) -> None:
+def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None = None, livekit=None) -> None:
+    """The call, and with ``show_path`` the panel (in a LiveKit room, with ``livekit`` settings)."""
     console = None
     if show_path is not None:
         from stage.panel.show import load_show
         from stage.transport.console import Console
 
         folder = Path(config.personas.folder) if config.personas.folder else None
-        console = Console(load_show(show_path, load_personas(folder), VoiceCatalog(config.voices.catalog)), config)
+        show = load_show(show_path, load_personas(folder), VoiceCatalog(config.voices.catalog))
+        console = Console(show, config, livekit)
     server = CallServer(config, console)
     print("loading voices, avatars and models…", flush=True)
     server.warm()
     print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
     if console is not None:
         print(f"The stage (for the projector): http://{host}:{port}/stage", flush=True)
+        if console.live.room is not None:
+            print(f"The panel publishes into LiveKit room {console.live.room.name!r} at {livekit.url}", flush=True)
         print(f"The audience asks at http://{host}:{port}/ask", flush=True)
         print(f"The moderator's console: http://{host}:{port}/console?token={console.token}", flush=True)
         print(f"The audit log: {console.log.path}", flush=True)

@@ -1,6 +1,7 @@
 """The stage view, for the projector (no token: it shows what the room sees).
 
-- ``GET /stage``: the page; ``GET /stage/panel``: who is on the stage;
+- ``GET /stage``: the page; ``GET /stage/panel``: who is on the stage, and
+  (with LiveKit) the room's URL and a subscribe-only token to watch it;
 - ``POST /stage/offer`` with ``{"sdp", "type": "offer"}``: a viewer's WebRTC
   offer, answered ``{"sdp", "type"}``. The viewer receives a video track per
   panelist (in panel order), their voices mixed, and captions on the data
@@ -44,6 +45,8 @@ class StageView:
                 "moderator": self.live.show.moderator.name,
                 "translation": translator.language if translator else None,
                 "panelists": [{"id": pid, "name": c.name, "title": c.title} for pid, c in cards.items()],
+                # where to watch through LiveKit, with a subscribe-only token (else: /stage/offer)
+                "livekit": self.live.room.viewer() if self.live.room is not None else None,
             }
         )
 

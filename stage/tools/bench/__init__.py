@@ -2,7 +2,7 @@
 
 Figures, not pass/fail: the tests never time anything. One module per kind
 of work: media (render, tts), answers (think, answers), listening (listen),
-live (call, panel) and rehearsal (rehearse).
+live (call, panel), rooms (livekit) and rehearsal (rehearse).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ MODULES = {
     "listen": "listening",
     "call": "live",
     "panel": "live",
+    "livekit": "rooms",
     "rehearse": "rehearsal",
 }
 

@@ -6,7 +6,7 @@ server as a worker. Each room it is dispatched to becomes a job: by name
 ``create_dispatch``), with optional metadata ``{"persona": ID, "listen":
 IDENTITY}``. Jobs run on threads of this process, each on an event loop of
 its own, and each puts a persona's avatar in its room: a
-:class:`~stage.transport.livekit.RoomAvatar` around a session, the same core
+:class:`~stage.transport.rooms.avatar.RoomAvatar` around a session, the same core
 as a call. The models, voices and faces are loaded once and shared by all.
 """
 
@@ -20,7 +20,8 @@ import os
 import threading
 
 from stage.core.config import FiresideConfig
-from stage.transport.livekit import LiveKitError, LiveKitSettings, RoomAvatar, join
+from stage.transport.rooms.avatar import RoomAvatar
+from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.server import CallServer
 
 # the agents' own VAD and end-of-turn models are not used here: not loaded into each job

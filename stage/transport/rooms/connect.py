@@ -1,0 +1,58 @@
+"""Where the LiveKit server is, its keys, tokens, and joining a room.
+
+``LIVEKIT_URL``, ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET`` say where and
+with what keys, as LiveKit's own tools read them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from livekit import api, rtc
+
+from stage.core.errors import FiresideError
+
+CONNECT_SECONDS = 10.0  # for each of the SDK's attempts
+_why = rtc.DisconnectReason
+# the room is over (it was closed, or the participant sent away): not joined again
+FINAL = {_why.CLIENT_INITIATED, _why.DUPLICATE_IDENTITY, _why.PARTICIPANT_REMOVED, _why.ROOM_DELETED, _why.ROOM_CLOSED}
+
+
+class LiveKitError(FiresideError, RuntimeError):
+    """The LiveKit server cannot be reached or refuses the keys; the message names the URL."""
+
+
+@dataclass(frozen=True)
+class LiveKitSettings:
+    url: str
+    key: str
+    secret: str
+
+    @classmethod
+    def from_env(cls) -> LiveKitSettings:
+        missing = [n for n in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET") if not os.environ.get(n)]
+        if missing:
+            raise LiveKitError(f"set {', '.join(missing)}: where the LiveKit server is, and its key and secret")
+        return cls(os.environ["LIVEKIT_URL"], os.environ["LIVEKIT_API_KEY"], os.environ["LIVEKIT_API_SECRET"])
+
+    def token(self, room: str, identity: str, name: str = "", publish: bool = True) -> str:
+        """A join token minted with the server's key (``publish=False``: it may only subscribe)."""
+        grants = api.VideoGrants(
+            room_join=True, room=room, can_publish=publish, can_subscribe=True, can_publish_data=publish
+        )
+        token = api.AccessToken(self.key, self.secret).with_identity(identity).with_name(name or identity)
+        return token.with_grants(grants).to_jwt()
+
+
+async def join(settings: LiveKitSettings, room_name: str, identity: str, name: str = "") -> rtc.Room:
+    """A connected room, or a :class:`LiveKitError` that names the URL."""
+    room = rtc.Room()
+    # bounded by the SDK's own timeout per attempt, never by cancelling: a connect
+    # cancelled midway leaves the SDK's native side waiting, and it ends the process
+    options = rtc.RoomOptions(connect_timeout=CONNECT_SECONDS)
+    try:
+        await room.connect(settings.url, settings.token(room_name, identity, name), options)
+    except rtc.ConnectError as err:
+        raise LiveKitError(f"cannot join room {room_name!r} at {settings.url}: {err or 'no answer'}") from None
+    return room
