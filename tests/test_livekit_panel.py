@@ -12,6 +12,7 @@ import pytest
 
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.test_console import TOKEN, PanelServer
+from tests.test_livekit_room import Person, until
 
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")
 QUESTION = "How do banks detect fraud?"
@@ -75,18 +76,7 @@ class Viewer:
                 if np.sqrt(np.mean(pcm**2)) > 0.02:
                     self.loud.setdefault(who.identity, []).append(time.monotonic())
 
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.room.disconnect()
-
-
-async def until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    return condition()
+    close = Person.close  # leaving is the same: its tasks, then the room
 
 
 def test_ask_now_is_answered_on_a_viewer_in_the_room(panel):

@@ -58,13 +58,19 @@ def start_server(config_text: str, *serve_args: str, port: int = 8765):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
+    answering(server, f"{url}/status", 120, "the server did not start")
+    return server, url
+
+
+def answering(process: subprocess.Popen, url: str, seconds: float, failure: str) -> None:
+    """Until ``url`` answers; if it does not within ``seconds`` (or ``process`` ends), ``failure``."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            urllib.request.urlopen(f"{url}/status", timeout=1)
-            return server, url
+            urllib.request.urlopen(url, timeout=1)
+            return
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("the server did not start")
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(failure) from None
             time.sleep(0.3)

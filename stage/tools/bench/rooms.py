@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import numpy as np
 import psutil
@@ -24,7 +23,7 @@ from stage.core.audio import Resampler
 from stage.core.config import FiresideConfig
 from stage.core.paths import PROJECT, SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
-from stage.tools.bench.common import first_sound, percentile, record, start_server
+from stage.tools.bench.common import answering, first_sound, percentile, record, start_server
 from stage.tools.bench.live import answer_ended
 from stage.tools.call_client import CallClient, StageViewer
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
@@ -86,16 +85,7 @@ def _dev_server() -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise LiveKitError("the LiveKit server did not start") from None
-            time.sleep(0.2)
+    answering(server, f"http://127.0.0.1:{port}/", 60, f"the LiveKit server at {binary} did not start")
     os.environ.update(LIVEKIT_URL=f"ws://127.0.0.1:{port}", LIVEKIT_API_KEY="devkey", LIVEKIT_API_SECRET="secret")
     return server
 
