@@ -54,3 +54,39 @@ def test_one_worker_serves_two_rooms_at_once(livekit_server, config, joe):
         speakers = {m.get("speaker") for m in heard if m["type"] == "caption" and m.get("speaker") != "person"}
         assert speakers == {persona}, speakers  # each room heard the persona its dispatch named
         assert any(m["type"] == "caption" and m.get("sources") for m in heard)  # with its sources
+
+
+def test_the_workers_room_works_again_within_seconds_of_a_server_restart(livekit_server, config, joe, tmp_path):
+    from tests.servers import livekit_server as start_livekit
+
+    server = start_livekit(tmp_path / "before.log")
+    settings = LiveKitSettings(server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
+
+    async def run():
+        worker = AvatarWorker(settings, config, "ravi")
+        running = asyncio.ensure_future(worker.run())
+        restarted = None
+        try:
+            assert await until(worker.registered.is_set, 90), "the worker never registered"
+            await dispatch(settings, "fireside-worker-restart", {})
+            assert await until(lambda: "fireside-worker-restart" in worker.avatars, 60), "no job for the room"
+            avatar = worker.avatars["fireside-worker-restart"]
+            server.stop()
+            restarted = start_livekit(tmp_path / "after.log", ports=server.ports)
+            started = asyncio.get_running_loop().time()
+            back = await until(lambda: avatar.connected(), 30)
+            took = asyncio.get_running_loop().time() - started
+            person = Person(await join(settings, "fireside-worker-restart", "person"), config.avatar.size)
+            await person.speak(speech48(joe, QUESTION))
+            answered = await until(person.ended, 90)
+            await person.close()
+            return back, took, answered
+        finally:
+            await worker.close()
+            await asyncio.wait_for(running, 30)
+            if restarted is not None:
+                restarted.stop()
+
+    back, took, answered = asyncio.run(run())
+    assert back and took < 10, took  # the worker's room works again within 10 s of the server
+    assert answered, "no answer_end after the restart"

@@ -22,6 +22,7 @@ from stage.timeline.mixer import RATE
 
 TOPIC = "fireside"  # the data messages' topic: every wire message, as JSON
 TRANSCRIPTION = "lk.transcription"  # where LiveKit's clients look for captions
+VIDEO_BITRATE = 1_200_000  # bits/s for the top layer of a 512x512 face
 
 
 class Broadcast:
@@ -52,7 +53,12 @@ class Broadcast:
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         self.voice_sid = (await self.room.local_participant.publish_track(voice, options)).sid
         face = rtc.LocalVideoTrack.create_video_track("face", self.video)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_CAMERA,
+            video_encoding=rtc.VideoEncoding(max_framerate=self.fps, max_bitrate=VIDEO_BITRATE),
+            # a talking face keeps its frame rate (the lips) before its sharpness
+            degradation_preference=rtc.DegradationPreference.MAINTAIN_FRAMERATE,
+        )
         await self.room.local_participant.publish_track(face, options)
         self._task = asyncio.get_running_loop().create_task(self._publish())
 
