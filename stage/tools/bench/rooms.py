@@ -52,8 +52,9 @@ def bench_livekit(config: FiresideConfig, quick: bool = False) -> list[dict]:
     try:
         in_room = _in_room(settings, questions, turns)
         direct = _direct(questions, turns)
-        fan_room = _fan_out(["--livekit"], (1, 3) if quick else (1, 10, 50), settings)
-        fan_direct = _fan_out([], (1, 3) if quick else (1, 5, 10), None)
+        sfu = psutil.Process(server.pid) if server is not None else None
+        fan_room = _fan_out(["--livekit"], (1, 3) if quick else (1, 10, 50), settings, sfu)
+        fan_direct = _fan_out([], (1, 3) if quick else (1, 5, 10), None, None)
     finally:
         if server is not None:
             server.kill()  # the dev server may linger on a polite signal
@@ -67,10 +68,12 @@ def bench_livekit(config: FiresideConfig, quick: bool = False) -> list[dict]:
         ]
     for path, curve in (("livekit", fan_room), ("aiortc", fan_direct)):
         for viewers, (cpu, frames) in curve.items():
-            records.append(
-                record(f"livekit.fan_out.{path}.{viewers}_viewers", cpu, "CPU seconds per show second (panel server)")
-            )
-            records.append(record(f"livekit.fan_out.{path}.{viewers}_viewers.fps", frames, "frames/s at one viewer"))
+            name = f"livekit.fan_out.{path}.{viewers}_viewers"
+            records.append(record(name, cpu["server"], "CPU seconds per show second (panel server)"))
+            records.append(record(f"{name}.fps", frames, "frames/s at one viewer"))
+            for who in ("sfu", "viewers"):  # where the rest of the machine went
+                if who in cpu:
+                    records.append(record(f"{name}.{who}_cpu", cpu[who], f"CPU seconds per show second ({who})"))
     return records
 
 
@@ -208,7 +211,9 @@ async def _ask_direct(url: str, questions: list[np.ndarray], turns: int) -> list
 
 
 # -- fan-out ---------------------------------------------------------------------------------------
-def _fan_out(options: list[str], counts: tuple[int, ...], settings: LiveKitSettings | None) -> dict:
+def _fan_out(
+    options: list[str], counts: tuple[int, ...], settings: LiveKitSettings | None, sfu: psutil.Process | None
+) -> dict:
     """The panel server's CPU seconds per show second, and one viewer's frame rate, at each viewer count."""
     server, url = start_server(
         "panel:\n  token: bench-token-0000\n  folder: FOLDER/panel\ncall:\n  ice_addresses: [127.0.0.1]\n",
@@ -218,14 +223,16 @@ def _fan_out(options: list[str], counts: tuple[int, ...], settings: LiveKitSetti
         port=_free_port(),
     )
     try:
-        process = psutil.Process(server.pid)
-        return {n: asyncio.run(_watch(url, n, process, settings)) for n in counts}
+        processes = {"server": psutil.Process(server.pid), "viewers": psutil.Process()}
+        if sfu is not None:
+            processes["sfu"] = sfu
+        return {n: asyncio.run(_watch(url, n, processes, settings)) for n in counts}
     finally:
         server.terminate()
         server.wait(20)
 
 
-async def _watch(url: str, viewers: int, process: psutil.Process, settings: LiveKitSettings | None):
+async def _watch(url: str, viewers: int, processes: dict[str, psutil.Process], settings: LiveKitSettings | None):
     frames = [0]
     if settings is not None:  # light subscribers: one counts frames, the others only receive
         from livekit import rtc
@@ -252,11 +259,11 @@ async def _watch(url: str, viewers: int, process: psutil.Process, settings: Live
         for client in clients:
             await client.connect()
     await asyncio.sleep(3.0)  # connected and settled
-    before, counted, started = process.cpu_times(), frames[0], time.perf_counter()
+    before, counted, started = _cpu(processes), frames[0], time.perf_counter()
     if settings is None:
         counted = sum(len(f) for f in clients[0].frames.values())
     await asyncio.sleep(WINDOW)
-    after, took = process.cpu_times(), time.perf_counter() - started
+    after, took = _cpu(processes), time.perf_counter() - started
     if settings is None:
         seen = (sum(len(f) for f in clients[0].frames.values()) - counted) * 5  # it keeps one frame in five
         for client in clients:
@@ -268,5 +275,9 @@ async def _watch(url: str, viewers: int, process: psutil.Process, settings: Live
         for room in rooms:
             await room.disconnect()
     await asyncio.sleep(2.0)  # the viewers' sessions are freed before the next count
-    cpu = (after.user + after.system - before.user - before.system) / took
-    return cpu, seen / took / 2  # per panelist
+    return {who: (after[who] - before[who]) / took for who in processes}, seen / took / 2  # per panelist
+
+
+def _cpu(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    """Each process's CPU seconds so far (user and system)."""
+    return {who: sum(process.cpu_times()[:2]) for who, process in processes.items()}
