@@ -93,9 +93,15 @@ class Recognition:
 
 
 def transcribe(
-    audio: np.ndarray, model: str = "tiny.en", language: str | None = "en", time_limit: float = 2.0
+    audio: np.ndarray,
+    model: str = "tiny.en",
+    language: str | None = "en",
+    time_limit: float = 2.0,
+    vocabulary: str = "",
 ) -> Recognition:
-    """Words in 16 kHz mono float32 audio."""
+    """Words in 16 kHz mono float32 audio. ``vocabulary``: names and terms to
+    expect, given to Whisper as the text before the audio (its prompt), so
+    that "Ravi" is heard as "Ravi" and not "Rady"."""
     started = time.perf_counter()
     seconds = len(audio) / 16000
     if seconds < 0.1:
@@ -103,7 +109,7 @@ def transcribe(
     if model == "tiny.en":
         language = "en"
     if seconds <= SHORT_WINDOW_MAX:
-        return _transcribe_short(audio.astype(np.float32), whisper(model), language, started)
+        return _transcribe_short(audio.astype(np.float32), whisper(model), language, started, vocabulary)
     segments, _ = whisper(model).transcribe(
         audio.astype(np.float32),
         language=language,
@@ -120,6 +126,7 @@ def transcribe(
         no_speech_threshold=0.6,
         log_prob_threshold=-1.0,
         suppress_blank=True,
+        initial_prompt=vocabulary or None,
     )
     words, truncated = [], False
     for segment in segments:
@@ -143,7 +150,9 @@ def _window_frames(seconds: float) -> int:
     return 100 * min(30, max(MIN_WINDOW, int(np.ceil(seconds + 1.0))))
 
 
-def _transcribe_short(audio: np.ndarray, loaded, language: str | None, started: float) -> Recognition:
+def _transcribe_short(
+    audio: np.ndarray, loaded, language: str | None, started: float, vocabulary: str = ""
+) -> Recognition:
     """One window as long as the utterance needs, not Whisper's 30 s.
 
     faster-whisper always encodes a 30 s window, padding a short question
@@ -155,12 +164,13 @@ def _transcribe_short(audio: np.ndarray, loaded, language: str | None, started: 
     that repeat, or a decode that ran to its token budget, as loops do), the
     full window decides."""
     budget = _token_budget(len(audio) / 16000)
-    text, score, length, no_speech = _decode(audio, loaded, language, _window_frames(len(audio) / 16000), budget)
+    frames = _window_frames(len(audio) / 16000)
+    text, score, length, no_speech = _decode(audio, loaded, language, frames, budget, vocabulary)
     log.debug("short window: %r (%.2f, %d tokens, no speech %.2f)", text, score, length, no_speech)
     if no_speech < 0.8 and (
         _silent(no_speech, score) or score < DOUBTFUL or length >= budget or _looping(text, len(audio) / 16000)
     ):
-        text, score, length, no_speech = _decode(audio, loaded, language, 3000, budget)
+        text, score, length, no_speech = _decode(audio, loaded, language, 3000, budget, vocabulary)
     if no_speech >= 0.8 or _silent(no_speech, score):
         text = ""
     return Recognition(text, time.perf_counter() - started, False)
@@ -184,15 +194,23 @@ def _looping(text: str, seconds: float) -> bool:
     return repeated(3) > 0 or repeated(2) > 1 or len(words) > MAX_WORDS_PER_SECOND * seconds + 2
 
 
-def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget: int) -> tuple[str, float, int, float]:
+def _decode(
+    audio: np.ndarray, loaded, language: str | None, frames: int, budget: int, vocabulary: str = ""
+) -> tuple[str, float, int, float]:
     """Greedy decoding of one window: (text, average log-probability, tokens,
-    the probability that there is no speech)."""
+    the probability that there is no speech), after ``vocabulary`` as the
+    previous text where there is one (as faster-whisper's ``initial_prompt``)."""
     import ctranslate2
 
     features = loaded.feature_extractor(np.pad(audio, (0, frames * 160)), padding=0)[:, :frames]
     encoded = loaded.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
     tokenizer = loaded.hf_tokenizer
-    prompt = [tokenizer.token_to_id("<|startoftranscript|>")]
+    prompt, echo = [], 0
+    if vocabulary:
+        known = tokenizer.encode(" " + vocabulary.strip()).ids
+        prompt += [tokenizer.token_to_id("<|startofprev|>"), *known]
+        echo = len(known)  # a small model may say its prompt again first: room for that
+    prompt.append(tokenizer.token_to_id("<|startoftranscript|>"))
     if loaded.model.is_multilingual:
         if language is None:
             language = loaded.model.detect_language(encoded)[0][0][0].strip("<|>")
@@ -202,7 +220,7 @@ def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget
         encoded,
         [prompt],
         beam_size=1,
-        max_length=len(prompt) + budget,
+        max_length=len(prompt) + budget + echo,
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
@@ -210,4 +228,13 @@ def _decode(audio: np.ndarray, loaded, language: str | None, frames: int, budget
         repetition_penalty=1.1,
     )[0]
     tokens = result.sequences_ids[0]
-    return tokenizer.decode(tokens).strip(), result.scores[0], len(tokens), result.no_speech_prob
+    text = _without_echo(tokenizer.decode(tokens).strip(), vocabulary)
+    return text, result.scores[0], len(tokens) - echo, result.no_speech_prob
+
+
+def _without_echo(text: str, vocabulary: str) -> str:
+    """``text`` less a repeat of the vocabulary at its start (tiny models echo their prompt)."""
+    said, known = text.split(), vocabulary.split()
+    if known and [w.lower() for w in said[: len(known)]] == [w.lower() for w in known]:
+        return " ".join(said[len(known) :])
+    return text

@@ -111,7 +111,9 @@ class Listener:
     ):
         self.s = settings or ListenSettings()
         self.live = live
-        self.transcriber = Transcriber(self.s.model, self.s.language, live, partials or default_runtime().partials)
+        self.transcriber = Transcriber(
+            self.s.model, self.s.language, live, partials or default_runtime().partials, self.s.vocabulary
+        )
         self.turns = TurnTaker(self.s, self.transcriber)
         self.resampler = Resampler(sample_rate, channels)
         self.vad = SileroVad()

@@ -21,8 +21,8 @@ class Transcriber:
     hold up the frames behind them. Otherwise (a file, read faster than real
     time) they are made in line."""
 
-    def __init__(self, model: str, language: str | None, live: bool, partials: Executor):
-        self.model, self.language, self.live = model, language, live
+    def __init__(self, model: str, language: str | None, live: bool, partials: Executor, vocabulary: str = ""):
+        self.model, self.language, self.live, self.vocabulary = model, language, live, vocabulary
         self._partials = partials
         self._job: tuple[Future, float, float] | None = None  # (words, turn start, audio end)
         self._early: tuple[int, str] | None = None  # the final pass made early: (frames it covers, text)
@@ -30,7 +30,7 @@ class Transcriber:
 
     def words(self, frames: list[np.ndarray]) -> str:
         audio = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-        return transcribe(audio, self.model, self.language).text
+        return transcribe(audio, self.model, self.language, vocabulary=self.vocabulary).text
 
     # -- partial transcripts ------------------------------------------------
     @property

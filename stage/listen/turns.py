@@ -36,6 +36,7 @@ class ListenSettings:
     pre_roll: float = 0.25  # audio kept from before speech starts
     model: str = "tiny.en"
     language: str | None = "en"
+    vocabulary: str = ""  # names and terms to expect (Whisper's prompt): the panelists', for the moderator
 
 
 def looks_unfinished(text: str) -> bool:

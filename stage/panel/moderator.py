@@ -5,6 +5,7 @@ and a finished question goes to the panelist it names ("Ada, what do you
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -22,7 +23,9 @@ NAME_MATCH = 75  # how alike (0-100) a heard word and a panelist's name must be
 
 class ModeratorEar:
     def __init__(self, stage: Stage, settings: ListenSettings):
-        self.stage, self.settings = stage, settings
+        # the recogniser expects the panelists' names, which the moderator says to address them
+        names = ", ".join(session.thinker.card.name for session in stage.sessions.values())
+        self.stage, self.settings = stage, replace(settings, vocabulary=f"{names}.")
         self.id = "moderator"
         self.listener: Listener | None = None
         self.closed = False
