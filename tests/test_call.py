@@ -144,6 +144,12 @@ def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server
     client = asyncio.run(call())
     person = [c["text"] for c in client.captions("person") if c["final"]]
     assert person and "launch" in person[0].lower()
+    # the turn's figures, by LiveKit's names, in seconds after the person stopped
+    end = next(m for _, m in client.messages if m.get("type") == "answer_end")
+    metrics = end["metrics"]
+    assert {"end_of_utterance_delay", "transcription_delay", "ttfb", "e2e_latency"} <= set(metrics), end
+    assert 0 < metrics["end_of_utterance_delay"] < metrics["e2e_latency"] < 10
+    assert metrics["transcription_delay"] <= metrics["end_of_utterance_delay"] + 0.5
     avatar = client.captions("avatar")
     assert avatar and all(c["sources"] and c["titles"] for c in avatar if c["kind"] in ("model", "extractive"))
     # video: 25 frames a second, stamped on the session clock
@@ -174,7 +180,7 @@ def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server
     assert moving and still and np.mean(moving) > 4 * np.mean(still) + 20
 
 
-def test_barge_in_stops_the_avatar(server, joe, catalog):
+def test_barge_in_pauses_the_avatar_and_a_real_question_stops_it(server, joe, catalog):
     async def call():
         client = CallClient(server, "ravi", video=False)
         await client.connect()
@@ -193,11 +199,15 @@ def test_barge_in_stops_the_avatar(server, joe, catalog):
         return client
 
     client = asyncio.run(call())
+    paused = [t for t, m in client.messages if m.get("type") == "paused"]
     stopped = [t for t, m in client.messages if m.get("type") == "stopped"]
-    assert stopped, [m for _, m in client.messages]
-    # after the stop, the avatar's voice is gone within 200 ms (plus the receiver's jitter buffer)
-    after = [rms for t, _, rms in client.audio if stopped[0] + 0.3 < t < stopped[0] + 1.5]
-    assert after and max(after) < 300
+    assert paused and stopped, [m for _, m in client.messages]
+    # the avatar paused as the person spoke, and its answer was dropped once
+    # their words made a real turn; from the pause, the voice is gone within
+    # 200 ms (plus the receiver's jitter buffer) until the turn is answered
+    after = [rms for t, _, rms in client.audio if paused[0] + 0.3 < t < stopped[0]]
+    assert stopped[0] - paused[0] > 0.5 and after and max(after) < 300
+    assert not [m for _, m in client.messages if m.get("type") == "resumed"]
 
 
 def test_two_calls_at_once_are_separate(server, joe):

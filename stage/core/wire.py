@@ -76,12 +76,27 @@ class AnswerEndMessage(Message):
     titles: list[str] | None = None
     timings: dict = {}  # the thinker's, in ms
     after_speech_end: dict | None = None  # a call's: when each step came, after the person stopped (s)
+    metrics: dict | None = None  # a call's turn, by LiveKit's names (s): end_of_utterance_delay, ttft, ...
 
 
 class StoppedMessage(Message):
     """The avatar was silenced (a barge-in, or the moderator's stop)."""
 
     type: Literal["stopped"] = "stopped"
+    at: float | None = None
+
+
+class PausedMessage(Message):
+    """The person spoke over the avatar: it is silent, waiting to see whether they take the turn."""
+
+    type: Literal["paused"] = "paused"
+    at: float | None = None
+
+
+class ResumedMessage(Message):
+    """It was a cough or an "mm-hm", not a turn: the avatar goes on where it paused."""
+
+    type: Literal["resumed"] = "resumed"
     at: float | None = None
 
 
@@ -109,6 +124,8 @@ WireMessage = Annotated[
         ClauseMessage,
         AnswerEndMessage,
         StoppedMessage,
+        PausedMessage,
+        ResumedMessage,
         AskedMessage,
         TranslationMessage,
     ],

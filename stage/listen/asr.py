@@ -90,6 +90,7 @@ class Recognition:
     text: str
     seconds: float  # how long decoding took
     truncated: bool  # the wall-clock limit cut it short
+    score: float = 0.0  # Whisper's mean log-probability of its words: how sure it is of them
 
 
 def transcribe(
@@ -128,15 +129,17 @@ def transcribe(
         suppress_blank=True,
         initial_prompt=vocabulary or None,
     )
-    words, truncated = [], False
+    words, truncated, scores = [], False, []
     for segment in segments:
         if segment.no_speech_prob < 0.8:
             words.append(segment.text.strip())
+            scores.append(segment.avg_logprob)
         if time.perf_counter() - started > time_limit:
             truncated = True
             log.warning("decoding stopped at its %.1f s limit", time_limit)
             break
-    return Recognition(" ".join(w for w in words if w), time.perf_counter() - started, truncated)
+    score = float(np.mean(scores)) if scores else 0.0
+    return Recognition(" ".join(w for w in words if w), time.perf_counter() - started, truncated, score)
 
 
 def _token_budget(seconds: float) -> int:
@@ -173,7 +176,7 @@ def _transcribe_short(
         text, score, length, no_speech = _decode(audio, loaded, language, 3000, budget, vocabulary)
     if no_speech >= 0.8 or _silent(no_speech, score):
         text = ""
-    return Recognition(text, time.perf_counter() - started, False)
+    return Recognition(text, time.perf_counter() - started, False, score)
 
 
 def _silent(no_speech: float, score: float) -> bool:

@@ -10,7 +10,7 @@ from concurrent.futures import Executor, Future
 import numpy as np
 
 from stage.core.events import Transcript
-from stage.listen.asr import transcribe
+from stage.listen.asr import Recognition, transcribe
 
 
 class Transcriber:
@@ -26,11 +26,16 @@ class Transcriber:
         self._partials = partials
         self._job: tuple[Future, float, float] | None = None  # (words, turn start, audio end)
         self._early: tuple[int, str] | None = None  # the final pass made early: (frames it covers, text)
+        self.early_score = 0.0  # how sure Whisper was of the early pass's words (mean log-probability)
+        self.score = 0.0  # ... and of the last final transcript's
         self.final_compute: list[float] = []  # seconds of decoding after each end-of-turn decision
 
     def words(self, frames: list[np.ndarray]) -> str:
+        return self.recognize(frames).text
+
+    def recognize(self, frames: list[np.ndarray]) -> Recognition:
         audio = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-        return transcribe(audio, self.model, self.language, vocabulary=self.vocabulary).text
+        return transcribe(audio, self.model, self.language, vocabulary=self.vocabulary)
 
     # -- partial transcripts ------------------------------------------------
     @property
@@ -68,8 +73,9 @@ class Transcriber:
     def start_final(self, frames: list[np.ndarray], count: int) -> str:
         """The final pass of the turn's first ``count`` frames, made now, in a
         pause: kept for ``final``, should the turn end on just these frames."""
-        self._early = (count, self.words(frames[:count]))
-        return self._early[1]
+        heard = self.recognize(frames[:count])
+        self._early, self.early_score = (count, heard.text), heard.score
+        return heard.text
 
     def drop_early(self) -> None:
         """The person spoke again: the early pass misses words."""
@@ -81,9 +87,10 @@ class Transcriber:
         those, else a pass made now."""
         started = time.perf_counter()
         if self._early is not None and self._early[0] == count:
-            text = self._early[1]
+            text, self.score = self._early[1], self.early_score
         else:
-            text = self.words(frames[:count] if count != len(frames) else frames)
+            heard = self.recognize(frames[:count] if count != len(frames) else frames)
+            text, self.score = heard.text, heard.score
         self.final_compute.append(time.perf_counter() - started)
         self._early = None
         return text

@@ -1,10 +1,19 @@
 """Turn-taking: when a person's turn starts, pauses, goes on and ends, and
 when they speak over the avatar, from 32 ms frames already judged speech or
 not. The listener (``stage.listen.listener``) judges the frames; the words
-are the transcriber's (``stage.listen.transcriber``)."""
+are the transcriber's (``stage.listen.transcriber``); whether a pause ends
+the turn is asked of Smart Turn (``stage.listen.smart_turn``, how the
+words sound) and of a small language model (``stage.listen.sentence_end``,
+what they say), and weighed with Whisper's punctuation (``judge_pause``).
+
+Speech over the avatar pauses it (``Interrupted``). If what follows is no
+turn, or only a backchannel ("mm-hm", "right", a cough), the avatar resumes
+(``FalseInterruption``); a real turn ends as any other (``TurnEnded``), and
+the answer it interrupted is dropped."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -12,14 +21,33 @@ from dataclasses import dataclass
 import numpy as np
 
 from stage.core.audio import RATE
-from stage.core.events import Interrupted, SpeechStarted, Transcript, TurnEnded, TurnPending, TurnResumed
+from stage.core.events import (
+    FalseInterruption,
+    Interrupted,
+    SpeechStarted,
+    Transcript,
+    TurnEnded,
+    TurnPending,
+    TurnResumed,
+)
+from stage.listen.sentence_end import SentenceEnd
+from stage.listen.smart_turn import SmartTurn
 from stage.listen.transcriber import Transcriber
 from stage.listen.vad import FRAME
+
+log = logging.getLogger("fireside.listen")
 
 FRAME_SECONDS = FRAME / RATE
 _UNFINISHED = frozenset(
     "and or but so because the a an to of in on with for my your our their his her um uh "
     "if that which who is are was were than as at by from into about like".split()
+)
+# what a listener says over a speaker without taking the turn (and what
+# Whisper makes of a cough or a laugh)
+_BACKCHANNEL = frozenset(
+    "ah oh ooh wow yes yeah yep yup right okay ok sure "
+    "indeed exactly true absolutely totally i see got it cool nice great interesting thanks thank you "
+    "ha haha hahaha heh ahem cough coughing coughs laughs laughing laughter sighs clears throat".split()
 )
 
 
@@ -28,8 +56,16 @@ class ListenSettings:
     speech_threshold: float = 0.5
     silence_threshold: float = 0.35
     min_speech: float = 0.2  # seconds: shorter sounds are not speech
-    hangover: float = 0.5  # seconds of silence that end a turn
+    end_of_turn: str = "smart-turn"  # or "silence": a fixed pause ends a turn (hangover, unfinished_hangover)
+    turn_check: float = 0.15  # seconds of silence before Smart Turn is asked whether the turn is over
+    complete_threshold: float = 0.1  # below this Smart Turn probability, a finished statement goes on
+    sentence_threshold: float = 0.02  # below this probability that the words are whole, the turn goes on
+    max_hangover: float = 2.0  # the longest pause inside a turn that sounds unfinished
+    doubtful_hangover: float = 1.2  # ... inside one that may be finished
+    sure_threshold: float = -0.55  # Whisper less sure of the words than this: the end is doubtful
+    hangover: float = 0.5  # "silence": seconds of silence that end a turn
     unfinished_hangover: float = 1.2  # ... when the words look unfinished
+    resume_after: float = 1.0  # quiet after speech over the avatar that was no real turn: it resumes
     partial_every: float = 0.7  # seconds of speech between partial transcripts
     barge_in: float = 0.15  # seconds of speech over the avatar that interrupt it
     max_turn: float = 30.0
@@ -41,14 +77,51 @@ class ListenSettings:
 
 def looks_unfinished(text: str) -> bool:
     words = re.findall(r"[\w']+", text.lower())
-    return not words or words[-1] in _UNFINISHED or text.rstrip().endswith((",", "-", "—"))
+    return not words or words[-1] in _UNFINISHED or text.rstrip().endswith((",", "-", "—", "...", "…"))
+
+
+def is_backchannel(text: str) -> bool:
+    """Words that do not take the turn: none at all (a cough Whisper heard
+    nothing in), or only "mm-hm" (or "MMMM", as Whisper may write it),
+    "right", "yes", "I see", a laugh ("hahaha")."""
+    words = re.findall(r"[\w']+", text.lower())
+    return len(words) <= 4 and all(w in _BACKCHANNEL or re.fullmatch(r"[mnhu]+|(ha|he)+h?", w) for w in words)
+
+
+def judge_pause(text: str, sentence: float, sound: float, sure: float, settings: ListenSettings) -> str:
+    """Whether a pause ends the turn ("complete"), may well end it
+    ("doubtful") or does not ("unfinished"), from four readings of it.
+
+    - Whisper's transcript (``text``): it punctuates what sounds finished,
+      so words with no end mark, or that trail off ("..."), go on.
+    - What the words say (``sentence``, ``stage.listen.sentence_end``):
+      "Can you tell me how" is no whole question, whatever Whisper wrote
+      after it.
+    - How sure Whisper is of the words (``sure``, their mean
+      log-probability): a misheard fragment can read as a whole sentence
+      ("Tell me about" heard as "Tell me I'm out."), and a misheard
+      question as half of one.
+    - How they sound (``sound``, Smart Turn): it may hold back a statement,
+      not a finished question (on a synthetic or unusual voice it often
+      takes a whole question for half of one)."""
+    stripped = text.rstrip()
+    if not stripped.endswith(("?", ".", "!")) or stripped.endswith("..."):
+        return "unfinished"
+    if sure < settings.sure_threshold:
+        return "doubtful"  # the words may be misheard: what they say cannot be weighed
+    if sentence < settings.sentence_threshold:
+        return "unfinished"
+    return "complete" if stripped.endswith("?") or sound >= settings.complete_threshold else "doubtful"
 
 
 class TurnTaker:
     """One speaker's turns, a frame at a time (``frame``), as events timed
     on the session clock: a run shorter than ``min_speech`` is no turn; in
-    a pause the final pass starts early (``SPECULATE_AFTER``), and the turn
-    ends after the hangover, a longer one when the words look unfinished."""
+    a pause the final pass starts early (``SPECULATE_AFTER``), and after
+    ``turn_check`` the words and their sound are weighed
+    (``judge_pause``): a complete turn ends then, a doubtful one after
+    ``doubtful_hangover``, another only after ``max_hangover`` (with ``end_of_turn: silence``, after the hangover, a
+    longer one when the words look unfinished)."""
 
     RUN_GAP_FRAMES = 2
     SPECULATE_AFTER = 0.06  # seconds of silence before the final pass starts
@@ -56,15 +129,20 @@ class TurnTaker:
     def __init__(self, settings: ListenSettings, transcriber: Transcriber):
         self.s = settings
         self.transcriber = transcriber
+        self.model = SmartTurn() if settings.end_of_turn == "smart-turn" else None
+        self.sentence = SentenceEnd() if settings.end_of_turn == "smart-turn" else None
+        self._whole = 0.0  # the probability that the early pass's words are a whole sentence
         self._pre_roll: deque[np.ndarray] = deque(maxlen=max(1, round(self.s.pre_roll / FRAME_SECONDS)))
         self._run_start: float | None = None  # start of the current run of speech
         self._run_frames: list[np.ndarray] = []
         self._run_gap = 0  # quiet frames inside the run so far
+        self._last_speech = 0.0  # the end of the last frame of speech
         self._turn: list[np.ndarray] | None = None  # audio of the turn in progress
         self._turn_start = 0.0
         self._silence_start: float | None = None
+        self._verdict: str | None = None  # on the current pause, once judged (``judge_pause``)
         self._last_partial = 0.0
-        self._interrupted = False
+        self._interrupted = False  # the person spoke over the avatar, and it is not settled yet
         self._pending_sent = False  # a TurnPending went out for the current pause
 
     def ready(self) -> list:
@@ -90,9 +168,10 @@ class TurnTaker:
             self._run_start, self._run_frames = t, []
         self._run_frames.append(frame)
         self._run_gap = 0
+        self._last_speech = t + FRAME_SECONDS
         run = t + FRAME_SECONDS - self._run_start
         if avatar_speaking and not self._interrupted and run >= self.s.barge_in:
-            self._interrupted = True  # once per turn
+            self._interrupted = True  # the avatar pauses until this is settled
             events.append(Interrupted(t + FRAME_SECONDS))
         if self._turn is None and run >= self.s.min_speech:
             self._turn = list(self._pre_roll) + self._run_frames
@@ -110,7 +189,7 @@ class TurnTaker:
         if self._silence_start is not None:  # speech again: the pause was mid-turn
             if self.transcriber.early is not None and self._pending_sent:
                 events.append(TurnResumed(t))
-            self._silence_start, self._pending_sent = None, False
+            self._silence_start, self._pending_sent, self._verdict, self._whole = None, False, None, 0.0
             self.transcriber.drop_early()
         # live, partials are spaced further: the cores are shared with the call
         every = self.s.partial_every * (1.7 if self.transcriber.live else 1.0)
@@ -136,8 +215,9 @@ class TurnTaker:
             self._run_frames.append(frame)
         if self._run_gap > self.RUN_GAP_FRAMES:
             self._run_start = None
-            if self._turn is None:
-                self._interrupted = False
+        if self._interrupted and self._turn is None and t + FRAME_SECONDS - self._last_speech >= self.s.resume_after:
+            self._interrupted = False  # speech over the avatar too short to be a turn (a click, a breath)
+            events.append(FalseInterruption(t + FRAME_SECONDS, ""))
         return events
 
     def _silence(self, t: float) -> list:
@@ -149,25 +229,53 @@ class TurnTaker:
         if self.transcriber.early is None and quiet >= self.SPECULATE_AFTER:
             # the final pass, started early: the person may well be done
             text = self.transcriber.start_final(self._turn, spoken)
-            if text and not looks_unfinished(text):
+            if self.sentence is not None and text:
+                self._whole = self.sentence(text)
+            if text and not looks_unfinished(text) and not (self._interrupted and is_backchannel(text)):
                 self._pending_sent = True
                 events.append(TurnPending(text, self._turn_start, self._silence_start))
-        if quiet < self.s.hangover:
-            return events
-        text = self.transcriber.early or ""
-        if looks_unfinished(text) and quiet < self.s.unfinished_hangover and text:
+        wait = self._wait(quiet)
+        if wait is None or quiet < wait:
             return events
         return events + self._end_turn(self._silence_start, t + FRAME_SECONDS, decided=t + FRAME_SECONDS)
+
+    def _wait(self, quiet: float) -> float | None:
+        """How long the current pause must last to end the turn (None: not known yet)."""
+        text = self.transcriber.early or ""
+        if self._interrupted and is_backchannel(text):
+            # no turn taken: the avatar goes on soon, at once after a whole "mm-hm"
+            trails = not text or text.rstrip().endswith((",", "-", "...", "…"))
+            return self.s.resume_after if trails else min(self.s.turn_check, self.s.hangover)
+        longest = self.s.max_hangover
+        if self.model is None:  # end_of_turn: silence
+            return min(longest, self.s.unfinished_hangover if text and looks_unfinished(text) else self.s.hangover)
+        if quiet < self.s.turn_check:
+            return None
+        if self._verdict is None:
+            sound = self.model(np.concatenate(self._turn))
+            self._verdict = judge_pause(text, self._whole, sound, self.transcriber.early_score, self.s)
+            log.info(
+                "pause after %r: %s (whole sentence %.3f, Smart Turn %.3f, Whisper %.2f)",
+                text,
+                self._verdict,
+                self._whole,
+                sound,
+                self.transcriber.early_score,
+            )
+        return {"complete": self.s.turn_check, "doubtful": self.s.doubtful_hangover}.get(self._verdict, longest)
 
     def _end_turn(self, end: float, now: float, decided: float | None = None) -> list:
         """The turn ends at ``end`` (its speech's end); ``now``: the time of the next frame."""
         spoken = self._turn
         quiet = round(max(0.0, now - end) / FRAME_SECONDS)
         text = self.transcriber.final(spoken, len(spoken) - quiet)
-        start = self._turn_start
-        self._turn, self._silence_start = None, None
+        start, interrupted = self._turn_start, self._interrupted
+        self._turn, self._silence_start, self._verdict, self._whole = None, None, None, 0.0
         self._interrupted = self._pending_sent = False
         self._pre_roll.clear()
+        misheard = len(text.split()) <= 3 and self.transcriber.score < self.s.sure_threshold
+        if interrupted and (is_backchannel(text) or misheard):
+            return [FalseInterruption(decided or now, text)]  # no turn taken: the avatar goes on
         if not text:
             return []  # a noise Whisper heard no words in: no turn
         return [Transcript("person", text, True, start, end), TurnEnded(text, start, end, decided or now)]

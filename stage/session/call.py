@@ -22,7 +22,16 @@ import numpy as np
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.core.clock import Clock
-from stage.core.events import AnswerEnd, Clause, Interrupted, Transcript, TurnEnded, TurnPending, TurnResumed
+from stage.core.events import (
+    AnswerEnd,
+    Clause,
+    FalseInterruption,
+    Interrupted,
+    Transcript,
+    TurnEnded,
+    TurnPending,
+    TurnResumed,
+)
 from stage.core.runtime import Runtime, default_runtime
 from stage.core.wire import CaptionMessage, Message
 from stage.listen.listener import Listener
@@ -108,7 +117,9 @@ class CallSession:
             self._record(event)
             self._time(event)
             if isinstance(event, Interrupted):
-                self.stop_speaking()
+                self.speaker.pause()  # until it is clear whether they take the turn
+            elif isinstance(event, FalseInterruption):
+                self.speaker.resume()  # a cough, an "mm-hm": the answer goes on
             elif isinstance(event, Transcript):
                 self.send(CaptionMessage(speaker="person", text=event.text, final=event.final))
             elif isinstance(event, TurnPending):
@@ -121,10 +132,10 @@ class CallSession:
     def _time(self, event) -> None:
         """Where the time goes after the person stops speaking (session clock)."""
         if isinstance(event, TurnPending):
-            self.speaker.timings = {"speech_end": event.end, "turn_pending": self.now()}
+            self.speaker.timings = {"speech_end": event.end, "turn_pending": self.now(), "transcribed": self.now()}
         elif isinstance(event, TurnEnded):
-            if self.timings.get("speech_end") != event.end:
-                self.speaker.timings = {"speech_end": event.end}
+            if self.timings.get("speech_end") != event.end or self._draft != event.text:
+                self.speaker.timings = {"speech_end": event.end, "transcribed": self.now()}
             self.timings["turn_ended"] = self.now()
 
     def _turn_ended(self, text: str) -> None:

