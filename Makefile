@@ -114,6 +114,7 @@ bench: setup
 	$(BIN)/fireside bench think
 	$(BIN)/fireside bench answers
 	$(BIN)/fireside bench listen
+	$(BIN)/fireside bench turns
 	$(BIN)/fireside bench call
 	$(BIN)/fireside bench rehearse
 	$(BIN)/fireside bench panel
