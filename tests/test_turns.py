@@ -43,7 +43,8 @@ def test_the_words_and_the_sound_are_weighed_together():
     s = ListenSettings()
     assert judge_pause("When did FPS launch?", 0.5, 0.01, -0.1, s) == "complete"  # whatever Smart Turn says
     assert judge_pause("I was wondering", 0.5, 0.99, -0.1, s) == "unfinished"  # no end mark: it sounded unfinished
-    assert judge_pause("Can you tell me how?", 0.003, 0.99, -0.1, s) == "unfinished"  # the words are not whole
+    assert judge_pause("Can you tell me how?", 0.003, 0.5, -0.1, s) == "unfinished"  # the words are not whole
+    assert judge_pause("Can you tell me how?", 0.003, 0.99, -0.1, s) == "doubtful"  # ... but they sound finished
     assert judge_pause("That is all.", 0.5, 0.01, -0.1, s) == "doubtful"  # a statement Smart Turn hears go on
     assert judge_pause("Tell me I'm out.", 0.5, 0.99, -1.0, s) == "doubtful"  # words Whisper is unsure of
     assert is_backchannel("Mm-hmm.") and is_backchannel("MMMM.") and is_backchannel("")

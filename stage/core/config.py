@@ -149,6 +149,9 @@ class ListenSettings(Section):
     complete_threshold: float = Field(default=0.1, gt=0, lt=1)
     # ... and when the words make a whole sentence with at least this probability
     sentence_threshold: float = Field(default=0.02, gt=0, lt=1)
+    # words that are not whole wait doubtful_hangover, not max_hangover, when
+    # Smart Turn hears an end with at least this probability
+    sounds_finished: float = Field(default=0.9, gt=0, lt=1)
     max_hangover: float = Field(default=2.0, ge=0.1, le=10)
     # a turn that may be finished (Whisper unsure of its words, or Smart Turn
     # of a statement) ends after doubtful_hangover

@@ -60,6 +60,7 @@ class ListenSettings:
     turn_check: float = 0.15  # seconds of silence before Smart Turn is asked whether the turn is over
     complete_threshold: float = 0.1  # below this Smart Turn probability, a finished statement goes on
     sentence_threshold: float = 0.02  # below this probability that the words are whole, the turn goes on
+    sounds_finished: float = 0.9  # ... for max_hangover, or doubtful_hangover when Smart Turn hears an end
     max_hangover: float = 2.0  # the longest pause inside a turn that sounds unfinished
     doubtful_hangover: float = 1.2  # ... inside one that may be finished
     sure_threshold: float = -0.55  # Whisper less sure of the words than this: the end is doubtful
@@ -103,14 +104,16 @@ def judge_pause(text: str, sentence: float, sound: float, sure: float, settings:
       question as half of one.
     - How they sound (``sound``, Smart Turn): it may hold back a statement,
       not a finished question (on a synthetic or unusual voice it often
-      takes a whole question for half of one)."""
+      takes a whole question for half of one), and it makes words that are
+      not whole doubtful rather than unfinished when it hears an end."""
     stripped = text.rstrip()
     if not stripped.endswith(("?", ".", "!")) or stripped.endswith("..."):
         return "unfinished"
     if sure < settings.sure_threshold:
         return "doubtful"  # the words may be misheard: what they say cannot be weighed
     if sentence < settings.sentence_threshold:
-        return "unfinished"
+        # half a sentence, or a misheard whole one that sounds finished
+        return "doubtful" if sound >= settings.sounds_finished else "unfinished"
     return "complete" if stripped.endswith("?") or sound >= settings.complete_threshold else "doubtful"
 
 
@@ -131,7 +134,7 @@ class TurnTaker:
         self.transcriber = transcriber
         self.model = SmartTurn() if settings.end_of_turn == "smart-turn" else None
         self.sentence = SentenceEnd() if settings.end_of_turn == "smart-turn" else None
-        self._whole = 0.0  # the probability that the early pass's words are a whole sentence
+        self._whole = 0.0  # the probability that the early pass's words are a whole sentence (once judged)
         self._pre_roll: deque[np.ndarray] = deque(maxlen=max(1, round(self.s.pre_roll / FRAME_SECONDS)))
         self._run_start: float | None = None  # start of the current run of speech
         self._run_frames: list[np.ndarray] = []
@@ -229,8 +232,6 @@ class TurnTaker:
         if self.transcriber.early is None and quiet >= self.SPECULATE_AFTER:
             # the final pass, started early: the person may well be done
             text = self.transcriber.start_final(self._turn, spoken)
-            if self.sentence is not None and text:
-                self._whole = self.sentence(text)
             if text and not looks_unfinished(text) and not (self._interrupted and is_backchannel(text)):
                 self._pending_sent = True
                 events.append(TurnPending(text, self._turn_start, self._silence_start))
@@ -252,6 +253,7 @@ class TurnTaker:
         if quiet < self.s.turn_check:
             return None
         if self._verdict is None:
+            self._whole = self.sentence(text) if text else 0.0
             sound = self.model(np.concatenate(self._turn))
             self._verdict = judge_pause(text, self._whole, sound, self.transcriber.early_score, self.s)
             log.info(
