@@ -13,6 +13,8 @@ from stage.core.events import FalseInterruption, Interrupted, TurnEnded
 from stage.listen.turns import ListenSettings, is_backchannel, judge_pause
 from stage.tools.bench.listening import listen_to, paused, speech_end, spoken
 
+SMART = ListenSettings(end_of_turn="smart-turn")
+
 
 def ended(events):
     return [e for e in events if isinstance(e, TurnEnded)]
@@ -22,7 +24,7 @@ def test_a_paused_question_is_one_turn(joe):
     audio, resumes = paused(joe, "Could you tell me", "when the faster payment system launched?", 0.8)
     rate = joe.sample_rate
     whole = np.concatenate([np.zeros(rate // 2, np.float32), audio, np.zeros(rate * 3, np.float32)])
-    turns = ended(listen_to(whole, rate, ListenSettings())[0])
+    turns = ended(listen_to(whole, rate, SMART)[0])
     assert len(turns) == 1 and turns[0].decided > 0.5 + resumes, turns
     assert "tell me" in turns[0].text.lower() and "launch" in turns[0].text.lower()
 
@@ -32,7 +34,7 @@ def test_a_complete_question_ends_well_before_the_old_half_second(joe):
     for question in ("How can banks protect older customers from fraud?", "When did the faster payment system launch?"):
         audio = spoken(joe, question)[0]
         whole = np.concatenate([np.zeros(rate // 2, np.float32), audio, np.zeros(rate * 3, np.float32)])
-        events, listener = listen_to(whole, rate, ListenSettings())
+        events, listener = listen_to(whole, rate, SMART)
         (turn,) = ended(events)
         delay = turn.decided - (0.5 + speech_end(audio, rate))
         assert delay < 0.35, (question, delay)  # the fixed hangover alone took 0.5 s and more
@@ -40,13 +42,14 @@ def test_a_complete_question_ends_well_before_the_old_half_second(joe):
 
 
 def test_the_words_and_the_sound_are_weighed_together():
-    s = ListenSettings()
+    s = SMART
     assert judge_pause("When did FPS launch?", 0.5, 0.01, -0.1, s) == "complete"  # whatever Smart Turn says
     assert judge_pause("I was wondering", 0.5, 0.99, -0.1, s) == "unfinished"  # no end mark: it sounded unfinished
     assert judge_pause("Can you tell me how?", 0.003, 0.5, -0.1, s) == "unfinished"  # the words are not whole
     assert judge_pause("Can you tell me how?", 0.003, 0.99, -0.1, s) == "doubtful"  # ... but they sound finished
     assert judge_pause("That is all.", 0.5, 0.01, -0.1, s) == "doubtful"  # a statement Smart Turn hears go on
     assert judge_pause("Tell me I'm out.", 0.5, 0.99, -1.0, s) == "doubtful"  # words Whisper is unsure of
+    assert judge_pause("Ravi.", 0.5, 0.99, -0.1, s) == "doubtful"  # a name alone: the question follows
     assert is_backchannel("Mm-hmm.") and is_backchannel("MMMM.") and is_backchannel("")
     assert not is_backchannel("Why?") and not is_backchannel("Right, but what about cash?")
 

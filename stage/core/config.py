@@ -143,8 +143,9 @@ class ListenSettings(Section):
     # say whether the turn is over (a statement with a full stop ends it when
     # the model's probability is at least complete_threshold); if not, it ends
     # after max_hangover.
-    # silence: a fixed hangover ends it (unfinished_hangover when the words trail off)
-    end_of_turn: Literal["smart-turn", "silence"] = "smart-turn"
+    # silence (the default until smart-turn is as fast in a call, see the
+    # README): a fixed hangover ends it (unfinished_hangover when the words trail off)
+    end_of_turn: Literal["smart-turn", "silence"] = "silence"
     turn_check: float = Field(default=0.15, ge=0.05, le=2)
     complete_threshold: float = Field(default=0.1, gt=0, lt=1)
     # ... and when the words make a whole sentence with at least this probability

@@ -56,7 +56,7 @@ class ListenSettings:
     speech_threshold: float = 0.5
     silence_threshold: float = 0.35
     min_speech: float = 0.2  # seconds: shorter sounds are not speech
-    end_of_turn: str = "smart-turn"  # or "silence": a fixed pause ends a turn (hangover, unfinished_hangover)
+    end_of_turn: str = "silence"  # a fixed pause ends a turn (hangover, unfinished_hangover); or "smart-turn"
     turn_check: float = 0.15  # seconds of silence before Smart Turn is asked whether the turn is over
     complete_threshold: float = 0.1  # below this Smart Turn probability, a finished statement goes on
     sentence_threshold: float = 0.02  # below this probability that the words are whole, the turn goes on
@@ -109,6 +109,8 @@ def judge_pause(text: str, sentence: float, sound: float, sure: float, settings:
     stripped = text.rstrip()
     if not stripped.endswith(("?", ".", "!")) or stripped.endswith("..."):
         return "unfinished"
+    if len(stripped.split()) < 2 and not stripped.endswith("?"):
+        return "doubtful"  # one word alone is often a name the question is for ("Ravi, how ...")
     if sure < settings.sure_threshold:
         return "doubtful"  # the words may be misheard: what they say cannot be weighed
     if sentence < settings.sentence_threshold:
