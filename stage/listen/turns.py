@@ -277,8 +277,7 @@ class TurnTaker:
         self._turn, self._silence_start, self._verdict, self._whole = None, None, None, 0.0
         self._interrupted = self._pending_sent = False
         self._pre_roll.clear()
-        misheard = len(text.split()) <= 3 and self.transcriber.score < self.s.sure_threshold
-        if interrupted and (is_backchannel(text) or misheard):
+        if interrupted and is_backchannel(text):
             return [FalseInterruption(decided or now, text)]  # no turn taken: the avatar goes on
         if not text:
             return []  # a noise Whisper heard no words in: no turn
