@@ -27,7 +27,6 @@ class Transcriber:
         self._job: tuple[Future, float, float] | None = None  # (words, turn start, audio end)
         self._early: tuple[int, str] | None = None  # the final pass made early: (frames it covers, text)
         self.early_score = 0.0  # how sure Whisper was of the early pass's words (mean log-probability)
-        self.score = 0.0  # ... and of the last final transcript's
         self.final_compute: list[float] = []  # seconds of decoding after each end-of-turn decision
 
     def words(self, frames: list[np.ndarray]) -> str:
@@ -87,10 +86,9 @@ class Transcriber:
         those, else a pass made now."""
         started = time.perf_counter()
         if self._early is not None and self._early[0] == count:
-            text, self.score = self._early[1], self.early_score
+            text = self._early[1]
         else:
-            heard = self.recognize(frames[:count] if count != len(frames) else frames)
-            text, self.score = heard.text, heard.score
+            text = self.words(frames[:count] if count != len(frames) else frames)
         self.final_compute.append(time.perf_counter() - started)
         self._early = None
         return text
