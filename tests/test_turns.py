@@ -137,7 +137,9 @@ def test_a_backchannel_pauses_the_avatar_which_then_says_its_whole_answer(sessio
         assert any(isinstance(e, Interrupted) for e in events), (word, kinds(session))  # it paused
         assert any(isinstance(e, FalseInterruption) for e in events), (word, kinds(session))  # and went on
         assert not ended(events)  # no turn: nothing was asked, no answer dropped
-        assert abs(voiced_seconds(heard) - whole) < 0.15, (word, voiced_seconds(heard), whole)
+        # every word is heard: a pause splits a word or two (a few loud 10 ms frames
+        # either side of it), where a dropped answer would lose seconds
+        assert abs(voiced_seconds(heard) - whole) < 0.3, (word, voiced_seconds(heard), whole)
         stopped = [e for e in events if isinstance(e, tuple) and e[0] == "stopped"]
         assert not stopped
 
