@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -21,6 +22,13 @@ def percentile(values: list[float], q: float) -> float:
 
 def record(name: str, value: float, unit: str) -> dict:
     return {"name": name, "value": round(float(value), 4), "unit": unit}
+
+
+def speech_end(audio: np.ndarray, rate: int) -> float:
+    """Where the sound of ``audio`` ends (s): its last 10 ms above the room's hum."""
+    frame = rate // 100
+    loud = [i for i in range(0, len(audio) - frame, frame) if np.abs(audio[i : i + frame]).max() > 0.02]
+    return (loud[-1] + frame) / rate if loud else 0.0
 
 
 def one_core() -> None:

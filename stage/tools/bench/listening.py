@@ -11,7 +11,7 @@ import numpy as np
 from stage.core.config import FiresideConfig
 from stage.core.events import FalseInterruption, Interrupted, TurnEnded
 from stage.listen.listener import Listener, settings_from
-from stage.tools.bench.common import percentile, record
+from stage.tools.bench.common import percentile, record, speech_end
 from voices.catalog import VoiceCatalog, load_engine
 
 LISTEN_QUESTIONS = [
@@ -104,13 +104,6 @@ def cough(rate: int, seed: int = 0) -> np.ndarray:
         burst = np.convolve(rng.standard_normal(n), np.ones(6) / 6, mode="same") * envelope * 0.6
         bursts += [burst.astype(np.float32), np.zeros(round(0.12 * rate), np.float32)]
     return np.concatenate(bursts)
-
-
-def speech_end(audio: np.ndarray, rate: int) -> float:
-    """Where the sound of ``audio`` ends (s): its last 10 ms above the room's hum."""
-    frame = rate // 100
-    loud = [i for i in range(0, len(audio) - frame, frame) if np.abs(audio[i : i + frame]).max() > 0.02]
-    return (loud[-1] + frame) / rate if loud else 0.0
 
 
 def listen_to(audio: np.ndarray, rate: int, settings, avatar: bool = False) -> tuple[list, Listener]:

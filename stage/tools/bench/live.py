@@ -14,7 +14,7 @@ from stage.core.audio import Resampler
 from stage.core.config import FiresideConfig
 from stage.core.paths import SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
-from stage.tools.bench.common import first_sound, percentile, record, start_server
+from stage.tools.bench.common import first_sound, percentile, record, speech_end, start_server
 from stage.tools.call_client import CallClient, StageViewer
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
@@ -55,11 +55,15 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
     for i in range(turns):
         turn_started = time.perf_counter()
         client.frames.clear()
-        client.microphone.say(speech48(questions[i % len(questions)]))
+        question = speech48(questions[i % len(questions)])
+        client.microphone.say(question)
         count = len(client.microphone.ended_at)
         while len(client.microphone.ended_at) == count:
             await asyncio.sleep(0.05)
-        end = client.microphone.ended_at[-1]
+        # from the end of the person's voice, not of the samples: Piper's
+        # speech ends in 0.15-0.25 s of silence, which is no wait of the avatar's
+        quiet_tail = len(question) / 48000 - speech_end(question.astype(np.float32) / 32768, 48000)
+        end = client.microphone.ended_at[-1] - quiet_tail
         heard = await first_sound(client, end)
         if heard is None:
             continue
