@@ -110,6 +110,7 @@ strip: setup
 
 bench: setup
 	$(BIN)/fireside bench render
+	$(BIN)/fireside bench avatar
 	$(BIN)/fireside bench tts
 	$(BIN)/fireside bench think
 	$(BIN)/fireside bench answers

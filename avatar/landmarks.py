@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -58,24 +59,53 @@ def find_landmarks(image_path: Path) -> np.ndarray:
         return np.load(cached)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.npy")
+    returncode = _run_child([str(image_path), str(tmp)], f"face landmarking failed for {image_path}", 120)
+    if returncode == NO_FACE_EXIT:
+        raise NoFaceFound(f"no face found in {image_path}")
+    os.replace(tmp, cached)
+    return np.load(cached)
+
+
+def landmarks_of_frames(frames: np.ndarray) -> np.ndarray:
+    """(N, 478, 2) pixel coordinates of the face in each of ``frames`` (N, H,
+    W, 3 RGB), NaN where no face is found: the face mesh run again on what a
+    rig drew, to measure it from outside."""
+    with tempfile.TemporaryDirectory(prefix="fireside-frames-") as folder:
+        given, found = Path(folder) / "frames.npy", Path(folder) / "points.npy"
+        np.save(given, frames)
+        _run_child(["--frames", str(given), str(found)], "face landmarking of frames failed", 60 + len(frames))
+        return np.load(found)
+
+
+def _run_child(args: list[str], failure: str, timeout: float) -> int:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH")])),
     )
     run = subprocess.run(
-        [sys.executable, "-m", "avatar.landmarks", str(image_path), str(tmp)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+        [sys.executable, "-m", "avatar.landmarks", *args], capture_output=True, text=True, env=env, timeout=timeout
     )
-    if run.returncode == NO_FACE_EXIT:
-        raise NoFaceFound(f"no face found in {image_path}")
-    if run.returncode != 0:
+    if run.returncode not in (0, NO_FACE_EXIT):
         last = (run.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise RuntimeError(f"face landmarking failed for {image_path}: {last}")
-    os.replace(tmp, cached)
-    return np.load(cached)
+        raise RuntimeError(f"{failure}: {last}")
+    return run.returncode
+
+
+def _face_mesh():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5
+    )
+
+
+def _points(mesh, rgb: np.ndarray) -> np.ndarray | None:
+    result = mesh.process(rgb)
+    if not result.multi_face_landmarks:
+        return None
+    h, w = rgb.shape[:2]
+    return np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], np.float32)
 
 
 def _landmark(image_path: str, out_path: str) -> int:
@@ -85,21 +115,27 @@ def _landmark(image_path: str, out_path: str) -> int:
     if bgr is None:
         print(f"cannot read image {image_path}", file=sys.stderr)
         return 2
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    import mediapipe as mp
-
-    with mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5
-    ) as mesh:
-        result = mesh.process(rgb)
-    if not result.multi_face_landmarks:
+    with _face_mesh() as mesh:
+        points = _points(mesh, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if points is None:
         return NO_FACE_EXIT
-    h, w = rgb.shape[:2]
-    points = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], np.float32)
     np.save(out_path, points)
     return 0
 
 
+def _landmark_frames(frames_path: str, out_path: str) -> int:
+    frames = np.load(frames_path)
+    found = np.full((len(frames), 478, 2), np.nan, np.float32)
+    with _face_mesh() as mesh:
+        for i, rgb in enumerate(frames):
+            points = _points(mesh, np.ascontiguousarray(rgb))
+            if points is not None:
+                found[i] = points[:478]
+    np.save(out_path, found)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--frames":
+        sys.exit(_landmark_frames(sys.argv[2], sys.argv[3]))
     sys.exit(_landmark(sys.argv[1], sys.argv[2]))

@@ -137,3 +137,18 @@ def test_brows_lift_on_stressed_syllables(joe):
     stressed = next(p for p in phonemes if p.stressed)
     assert face.state_at(stressed.start + 0.12).brow > 0.4
     assert face.state_at(0.0).brow == 0.0
+
+
+def test_both_rigs_measured_from_outside_read_as_speech(config):
+    """The face mesh, run again on what each rig drew for a spoken sentence
+    (``fireside bench avatar``): the lips part as the voice opens them, the
+    face is always found, the chin drops and the lips meet on m, b and p
+    (the astronaut smiles with her teeth showing)."""
+    from stage.tools.bench.faces import bench_avatar
+
+    figures = {r["name"]: r["value"] for r in bench_avatar(config)}
+    for rig in ("stylized", "photo.astronaut"):
+        assert figures[f"avatar.{rig}.lip_gap_correlation"] >= 0.8, figures
+        assert figures[f"avatar.{rig}.face_found"] == 100.0, figures
+        assert figures[f"avatar.{rig}.chin_drop"] >= 3.0, figures  # % of face height
+        assert figures[f"avatar.{rig}.lip_gap_on_mbp.max"] <= 1.0, figures

@@ -25,6 +25,8 @@ MOUTH_INSIDE = (58, 18, 24)
 TEETH = (236, 232, 224)
 TONGUE = (132, 54, 62)
 IDLE_SCALE = 0.6  # a photo tolerates less head motion than a drawing
+SMILE_OPEN = 0.4  # the openness at which a portrait's open smile shows as it is
+JAW_DROP = 0.45  # the jaw's drop, for each pixel the lips part at the middle
 
 
 class PhotoRig:
@@ -81,7 +83,12 @@ class PhotoRig:
     def draw(self, state: FaceState) -> np.ndarray:
         m = state.mouth
         gap = m.open * 0.5 * self.mouth.half_width  # centre opening in pixels
-        up, down, jaw = 0.22 * gap, 0.33 * gap, 0.45 * gap
+        # lips that part in the portrait (an open smile) meet at rest and on
+        # m, b and p, and open from there: the opening follows the voice
+        close = 0.0
+        if self.mouth.teeth_shown:
+            close = self.mouth.parted * float(np.clip(1 - m.open / SMILE_OPEN + m.press, 0, 1))
+        up, down, jaw = 0.22 * gap - 1.0 * close, 0.33 * gap - 0.6 * close, JAW_DROP * gap
         spread = 0.12 * m.wide - 0.2 * m.round
         dx, dy = state.head_x * self.size * IDLE_SCALE, state.head_y * self.size * IDLE_SCALE
         roll = state.head_roll * IDLE_SCALE

@@ -16,6 +16,7 @@ from avatar.rigs.paint import Field, poly_mask
 
 # the jaw's outline, from ear to ear under the chin (face mesh indices)
 JAW = [132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361]
+JAW_GROWTH = 1.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,15 +29,20 @@ class Mouth:
     right: np.ndarray
     centre: np.ndarray
     half_width: float
-    teeth_shown: bool  # the portrait shows teeth between the lips (a smile)
+    parted: float  # how far apart the inner lips are in the portrait, at the middle (pixels)
+
+    @property
+    def teeth_shown(self) -> bool:
+        """The portrait shows teeth between the lips (an open smile)."""
+        return self.parted > 0.08 * self.half_width
 
     @classmethod
     def of(cls, p: np.ndarray) -> Mouth:
         upper, lower = p[lm.LIPS_INNER_UPPER], p[lm.LIPS_INNER_LOWER]
         left, right = p[61], p[291]
         half_width = float(np.linalg.norm(right - left) / 2)
-        teeth_shown = float(np.median(lower[3:-3, 1] - upper[3:-3, 1])) > 0.08 * half_width
-        return cls(upper, lower, left, right, (left + right) / 2, half_width, teeth_shown)
+        parted = float(np.median(lower[3:-3, 1] - upper[3:-3, 1]))
+        return cls(upper, lower, left, right, (left + right) / 2, half_width, max(0.0, parted))
 
 
 class Eye(NamedTuple):
@@ -81,7 +87,10 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> dict[str, Field]:
 def _jaw(p: np.ndarray, mouth: Mouth, yy: np.ndarray, v: np.ndarray, lower_lip: float) -> np.ndarray:
     """Everything of the lower face below the mouth, fading at the jaw's edge."""
     chin = p[lm.CHIN]
-    jaw_area = poly_mask(yy.shape, [np.concatenate([p[JAW]])], blur=0.08 * mouth.half_width * 4)
+    # the jaw's outline grown about the mouth, so that the blur at its edge
+    # fades the motion out below the chin, not on it
+    outline = mouth.centre + (p[JAW] - mouth.centre) * JAW_GROWTH
+    jaw_area = poly_mask(yy.shape, [outline], blur=0.08 * mouth.half_width * 4)
     jaw = jaw_area * np.clip(v / (1.2 * lower_lip), 0, 1) * (v >= 0)
     return np.maximum(jaw, 0) * np.clip((chin[1] + 0.6 * lower_lip - yy) / (0.6 * lower_lip) + 1, 0, 1)
 

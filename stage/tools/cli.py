@@ -58,7 +58,20 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
     bench.add_argument(
-        "name", choices=["render", "tts", "think", "answers", "listen", "turns", "call", "rehearse", "panel", "livekit"]
+        "name",
+        choices=[
+            "render",
+            "avatar",
+            "tts",
+            "think",
+            "answers",
+            "listen",
+            "turns",
+            "call",
+            "rehearse",
+            "panel",
+            "livekit",
+        ],
     )
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument(

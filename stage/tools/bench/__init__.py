@@ -1,7 +1,7 @@
 """``fireside bench``: speed figures as ``{"name", "value", "unit"}`` records.
 
 Figures, not pass/fail: the tests never time anything. One module per kind
-of work: media (render, tts), answers (think, answers), listening (listen),
+of work: media (render, tts), faces (avatar), answers (think, answers), listening (listen),
 live (call, panel), rooms (livekit) and rehearsal (rehearse).
 """
 
@@ -13,6 +13,7 @@ from stage.core.config import FiresideConfig
 
 MODULES = {
     "render": "media",
+    "avatar": "faces",
     "tts": "media",
     "think": "answers",
     "answers": "answers",
