@@ -1,5 +1,6 @@
 """The state of a face at one instant, and what moves it besides speech:
-blinks, breathing, a slow head sway and brows that lift on stressed syllables."""
+blinks, breathing, a slow head sway, the eyes' small jumps (saccades), and
+brows that lift and a head that nods on stressed syllables."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 
 from avatar.visemes import REST, MouthCurve, MouthShape, viseme_track
 from stage.core.events import PhonemeSpan
+
+NOD = 0.006  # how far the head dips on a stressed syllable (a fraction of the frame)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class IdleMotion:
     """Deterministic life for an idle face: the same seed, the same motion."""
 
     BLINK_SECONDS = 0.16
+    SACCADE_SECONDS = 0.04
 
     def __init__(self, seed: int = 0):
         rng = random.Random(seed)
@@ -43,6 +47,16 @@ class IdleMotion:
         # head sway: a sum of slow sines with incommensurate periods
         self._sway = [(rng.uniform(0.05, 0.23), rng.uniform(0, 2 * math.pi)) for _ in range(6)]
         self._breath_hz = rng.uniform(0.22, 0.28)
+        # the eyes jump to a new point every 0.4 to 2.5 s and hold it (saccades);
+        # mostly small jumps around the middle, now and then a larger one
+        self._saccades: list[float] = [0.0]
+        self._looks: list[tuple[float, float]] = [(0.0, 0.0)]
+        t = rng.uniform(0.3, 1.5)
+        while t < 3600:
+            reach = 0.7 if rng.random() < 0.2 else 0.3
+            self._saccades.append(t)
+            self._looks.append((rng.uniform(-reach, reach), rng.uniform(-0.5 * reach, 0.5 * reach)))
+            t += rng.uniform(0.4, 2.5)
 
     def blink_at(self, t: float) -> float:
         i = bisect.bisect_right(self._blinks, t) - 1
@@ -58,16 +72,28 @@ class IdleMotion:
             else math.cos((phase - 0.3125) / 0.6875 * math.pi / 2)
         )
 
+    def gaze_at(self, t: float) -> tuple[float, float]:
+        """Where the eyes look: each saccade takes about 40 ms, then holds."""
+        i = max(0, bisect.bisect_right(self._saccades, t) - 1)
+        to = self._looks[i]
+        if i == 0:
+            return to
+        moved = min(1.0, (t - self._saccades[i]) / self.SACCADE_SECONDS)
+        came = self._looks[i - 1]
+        return came[0] + (to[0] - came[0]) * moved, came[1] + (to[1] - came[1]) * moved
+
     def state_at(self, t: float) -> FaceState:
-        (f1, p1), (f2, p2), (f3, p3), (f4, p4), (f5, p5), (f6, p6) = self._sway
+        (f1, p1), (f2, p2), (f3, p3), (f4, p4), (f5, p5), _ = self._sway
         tau = 2 * math.pi * t
+        gaze_x, gaze_y = self.gaze_at(t)
         return FaceState(
             blink=self.blink_at(t),
             head_x=0.006 * math.sin(tau * f1 + p1) + 0.003 * math.sin(tau * f2 + p2),
             head_y=0.004 * math.sin(tau * f3 + p3),
             head_roll=0.018 * math.sin(tau * f4 + p4) + 0.008 * math.sin(tau * f5 + p5),
             breath=math.sin(tau * self._breath_hz),
-            gaze_x=0.25 * math.sin(tau * f6 + p6),
+            gaze_x=gaze_x,
+            gaze_y=gaze_y,
         )
 
 
@@ -101,19 +127,21 @@ class FaceAnimator:
 
     def state_at(self, t: float) -> FaceState:
         idle = self.idle.state_at(t)
-        # brows lift briefly on stressed syllables, as speakers do for emphasis
-        brow = 0.0
+        # brows lift briefly on stressed syllables, as speakers do for
+        # emphasis, and the head dips a little with them (a nod)
+        brow = nod = 0.0
         stresses = self._stresses
         for s in stresses[bisect.bisect_right(stresses, t - 0.6) :]:
             if s > t:
                 break
             brow = max(brow, math.exp(-(((t - s - 0.12) / 0.18) ** 2)))
+            nod = max(nod, math.exp(-(((t - s - 0.15) / 0.12) ** 2)))
         return FaceState(
             mouth=self.mouth.at(t),
             blink=idle.blink,
             brow=0.6 * brow,
             head_x=idle.head_x,
-            head_y=idle.head_y,
+            head_y=idle.head_y + NOD * nod,
             head_roll=idle.head_roll,
             breath=idle.breath,
             gaze_x=idle.gaze_x,

@@ -38,6 +38,9 @@ LEFT_BROW = [336, 296, 334, 293, 300]
 # fmt: on
 NOSE_BOTTOM = 2
 CHIN = 152
+FOREHEAD = 10
+RIGHT_IRIS, LEFT_IRIS = 468, 473  # the irises' centres (refined landmarks)
+RIGHT_IRIS_RING, LEFT_IRIS_RING = [469, 470, 471, 472], [474, 475, 476, 477]
 
 NO_FACE_EXIT = 3
 

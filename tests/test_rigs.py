@@ -152,3 +152,45 @@ def test_both_rigs_measured_from_outside_read_as_speech(config):
         assert figures[f"avatar.{rig}.face_found"] == 100.0, figures
         assert figures[f"avatar.{rig}.chin_drop"] >= 3.0, figures  # % of face height
         assert figures[f"avatar.{rig}.lip_gap_on_mbp.max"] <= 1.0, figures
+
+
+def test_idle_faces_move_with_the_mouth_closed(config):
+    """Without speech the face lives (the head sways, the eyes jump, the lids
+    blink) and the mouth stays shut: the face mesh, run on the frames, finds
+    the lips together in every one (the astronaut's open smile included)."""
+    from avatar.rigs.photo import sample_portrait
+
+    for spec in ("stylized", f"photo:{sample_portrait()}"):
+        renderer = Renderer(load_rig(spec, config.avatar.size), fps=25, seed=5)
+        frames = np.stack([frame.rgb for frame in renderer.frames_to_count(75)])
+        assert (np.abs(frames[1:].astype(np.int16) - frames[:-1]).max(axis=(1, 2, 3)) > 0).all(), spec  # never still
+        apart = np.abs(frames[5:].astype(np.int16) - frames[:-5]).max(axis=(1, 2, 3))
+        assert (apart > 8).mean() > 0.9, spec  # and plainly moved within any 0.2 s
+        points = landmarks.landmarks_of_frames(frames)
+        height = np.linalg.norm(points[:, landmarks.FOREHEAD] - points[:, landmarks.CHIN], axis=1)
+        gap = np.linalg.norm(points[:, 14] - points[:, 13], axis=1) / height
+        assert not np.isnan(gap).any() and gap.max() <= 0.01, (spec, gap.max())
+
+
+def test_eyes_jump_and_hold_and_the_head_nods_on_stresses(joe):
+    idle = IdleMotion(seed=2)
+    gaze = [idle.gaze_at(i / 100) for i in range(1000)]  # 10 s, every 10 ms
+    jumps = [i for i in range(1, len(gaze)) if np.hypot(*np.subtract(gaze[i], gaze[i - 1])) > 0.02]
+    assert len(jumps) >= 4  # several saccades in ten seconds
+    held = [g for g in gaze if g == gaze[-1]]
+    assert len(held) >= 4  # each look is held, not drifted through
+    face = FaceAnimator(seed=2)
+    phonemes, _ = speak(joe, "Absolutely.")
+    face.add_speech(phonemes)
+    stressed = next(p for p in phonemes if p.stressed)
+    dip = face.state_at(stressed.start + 0.15).head_y - face.idle.state_at(stressed.start + 0.15).head_y
+    assert dip > 0.004 and face.state_at(0.0).head_y == face.idle.state_at(0.0).head_y
+
+
+def test_the_photo_rigs_brows_lift_and_irises_move(photo_rig):
+    still = photo_rig.draw(FaceState())
+    for state in (FaceState(brow=1.0), FaceState(gaze_x=0.7), FaceState(gaze_y=0.5)):
+        drawn = photo_rig.draw(state)
+        ys, xs = np.nonzero(np.abs(drawn.astype(int) - still.astype(int)).sum(2) > 20)
+        assert len(ys) > 20, state  # it moved
+        assert ys.max() < photo_rig.mouth_box[1], state  # and only above the mouth

@@ -82,13 +82,28 @@ class HeadWarp:
         for name, amount in amounts.items():
             f = self.fields[name]
             if amount:
+                box = self._moved(f, dx, dy, roll)
                 if f.dx is not None:
-                    disp_x[f.box] += float(amount) * f.dx
+                    disp_x[box] += float(amount) * f.dx
                 if f.dy is not None:
-                    disp_y[f.box] += float(amount) * f.dy
+                    disp_y[box] += float(amount) * f.dy
         disp_x = np.subtract(self.grid_x, disp_x, out=disp_x)
         disp_y = np.subtract(self.grid_y, disp_y, out=disp_y)
         return cv2.remap(image, disp_x, disp_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def _moved(self, f: Field, dx: float, dy: float, roll: float) -> tuple[slice, slice]:
+        """The field's box where the head has taken it (to the nearest
+        pixel): a field is laid out on the still portrait, and must stay on
+        the part it moves (a lip's edge) when the whole head moves."""
+        ys, xs = f.box
+        if ys.stop <= ys.start:
+            return f.box
+        cx, cy = (xs.start + xs.stop - 1) / 2, (ys.start + ys.stop - 1) / 2
+        x, y = self.point(np.array(cx), np.array(cy), dx, dy, roll)
+        size = self.grid_x.shape[0]
+        shift_x = int(np.clip(round(float(x - cx)), -xs.start, size - xs.stop))
+        shift_y = int(np.clip(round(float(y - cy)), -ys.start, size - ys.stop))
+        return slice(ys.start + shift_y, ys.stop + shift_y), slice(xs.start + shift_x, xs.stop + shift_x)
 
     def point(self, x: np.ndarray, y: np.ndarray, dx: float, dy: float, roll: float):
         """Where head points land under the same rigid motion."""

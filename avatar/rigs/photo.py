@@ -19,14 +19,17 @@ from avatar import landmarks as lm
 from avatar.face import FaceState
 from avatar.rigs import RigError
 from avatar.rigs.paint import HeadWarp, fill, stroke
-from avatar.rigs.portrait import Mouth, eye_lids, head_mask, mouth_fields
+from avatar.rigs.portrait import Mouth, brow_and_gaze_fields, eye_lids, head_mask, mouth_fields
 
-MOUTH_INSIDE = (58, 18, 24)
-TEETH = (236, 232, 224)
-TONGUE = (132, 54, 62)
+SHADOW = np.array([28, 8, 12], np.float32)  # deep in the mouth, under the upper teeth
+CAVITY = np.array([74, 26, 32], np.float32)  # lower in it, lit from the front
+TONGUE = np.array([150, 64, 72], np.float32)
+TEETH = np.array([236, 232, 224], np.float32)
+LOWER_TEETH = np.array([178, 170, 160], np.float32)  # in the mouth's shade
 IDLE_SCALE = 0.6  # a photo tolerates less head motion than a drawing
 SMILE_OPEN = 0.4  # the openness at which a portrait's open smile shows as it is
-JAW_DROP = 0.45  # the jaw's drop, for each pixel the lips part at the middle
+BROW_LIFT = 0.04  # how far the brows lift at most, in face heights
+JAW_DROP = 0.75  # the jaw's drop, for each pixel the lips part at the middle
 
 
 class PhotoRig:
@@ -66,7 +69,9 @@ class PhotoRig:
         self.mouth = Mouth.of(p)
         self.eyes = eye_lids(p, self._pixel)
         head, pivot = head_mask(p, s)
-        self.warp = HeadWarp(s, head, pivot, mouth_fields(p, self.mouth, s))
+        face, self.gaze_reach = brow_and_gaze_fields(p, s)
+        self.warp = HeadWarp(s, head, pivot, {**mouth_fields(p, self.mouth, s), **face})
+        self.brow_lift = BROW_LIFT * float(np.linalg.norm(p[lm.FOREHEAD] - p[lm.CHIN]))
         pad = int(0.35 * self.mouth.half_width)
         self.mouth_box = (
             int(self.mouth.left[0]) - pad,
@@ -92,7 +97,19 @@ class PhotoRig:
         spread = 0.12 * m.wide - 0.2 * m.round
         dx, dy = state.head_x * self.size * IDLE_SCALE, state.head_y * self.size * IDLE_SCALE
         roll = state.head_roll * IDLE_SCALE
-        img = self.warp.apply(self.base, dx, dy, roll, lip_up=up, lip_down=down, jaw=jaw, spread=spread)
+        img = self.warp.apply(
+            self.base,
+            dx,
+            dy,
+            roll,
+            lip_up=up,
+            lip_down=down,
+            jaw=jaw,
+            spread=spread,
+            brow=state.brow * self.brow_lift,
+            gaze_x=state.gaze_x * self.gaze_reach,
+            gaze_y=state.gaze_y * self.gaze_reach,
+        )
 
         def T(points):
             x, y = self.warp.point(points[:, 0], points[:, 1], dx, dy, roll)
@@ -128,20 +145,44 @@ class PhotoRig:
             stroke(img, T(lid), lash_color, max(1, round(0.1 * height)))
 
     def _paint_inside(self, img, m, up, down, spread, T) -> None:
-        """The mouth's inside: the gap opened below the upper jaw."""
+        """The mouth's inside, in the gap opened below the upper jaw: a
+        cavity darkest under the upper teeth, the tongue at its floor, the
+        lower teeth when it is wide open, blended into the lips at its edge."""
         lips, hw = self.mouth.lower, self.mouth.half_width
         u = (lips[:, 0] - self.mouth.centre[0]) / hw
         across = np.clip(1 - u * u, 0, 1) ** 0.6
         x = lips[:, 0] + spread * np.clip(u, -1.4, 1.4) * hw
-        top = np.stack([x, lips[:, 1] - up * across], 1)
-        bottom = np.stack([x, lips[:, 1] + down * across], 1)
-        fill(img, T(np.concatenate([top, bottom[::-1]])), MOUTH_INSIDE)
-        gap = bottom[:, 1] - top[:, 1]
-        if not self.mouth.teeth_shown:  # a closed-mouth portrait: paint the upper teeth
-            teeth = np.minimum(gap * 0.4, 0.16 * hw) * (0.4 + 0.6 * m.teeth) * across**0.5
-            fill(img, T(np.concatenate([top, np.stack([x, top[:, 1] + teeth], 1)[::-1]])), TEETH)
-        tongue_top = bottom[:, 1] - gap * (0.2 + 0.2 * m.tongue) * across
-        fill(img, T(np.concatenate([np.stack([x, tongue_top], 1), bottom[::-1]])), TONGUE)
+        top = T(np.stack([x, lips[:, 1] - up * across], 1))
+        bottom = T(np.stack([x, lips[:, 1] + down * across], 1))
+        outline = np.concatenate([top, bottom[::-1]])
+        x0, y0 = np.maximum(np.floor(outline.min(0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(outline.max(0)).astype(int) + 3, self.size)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        roi = img[y0:y1, x0:x1]
+        mask = np.zeros(roi.shape[:2], np.float32)
+        fill(mask, outline - [x0, y0], (1,))
+        mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
+        # how deep each pixel lies in the gap: 0 under the upper lip, 1 on the lower
+        cols = np.arange(x0, x1, dtype=np.float64)
+        order = np.argsort(top[:, 0])
+        upper = np.interp(cols, top[order, 0], top[order, 1])
+        lower = np.interp(cols, bottom[order, 0], bottom[order, 1])
+        rows = np.arange(y0, y1, dtype=np.float64)[:, None]
+        depth = np.clip((rows - upper) / np.maximum(lower - upper, 1.0), 0, 1)[..., None]
+        paint = SHADOW + (CAVITY - SHADOW) * np.clip(depth / 0.6, 0, 1)
+        gap = float((lower - upper).max())
+        middle = np.clip(1 - ((cols - self.mouth.centre[0]) / (0.6 * hw)) ** 2, 0, 1)[None, :, None]
+        # the tongue's back rises in the middle of the floor as the mouth opens
+        tongue = np.clip((depth - (0.85 - 0.3 * m.open - 0.2 * m.tongue)) / 0.15, 0, 1) * middle**0.5
+        paint = paint * (1 - tongue) + (TONGUE * (0.6 + 0.4 * depth)) * tongue
+        if m.open > 0.5 and gap > 6:  # wide open: the lower teeth show above the lower lip
+            band = np.clip((depth - (1 - 0.16 * (m.open - 0.4) / 0.6)) / 0.05, 0, 1) * middle
+            paint = paint * (1 - band) + LOWER_TEETH * band
+        if not self.mouth.teeth_shown:  # a closed-mouth portrait: upper teeth under the upper lip
+            teeth = np.clip((min(0.4 * gap, 0.16 * hw) * (0.4 + 0.6 * m.teeth) / gap - depth) / 0.05, 0, 1)
+            paint = paint * (1 - teeth) + TEETH * teeth
+        roi[:] = (roi * (1 - mask[..., None]) + paint * mask[..., None]).astype(np.uint8)
 
 
 def sample_portrait() -> Path:

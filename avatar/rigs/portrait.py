@@ -1,7 +1,7 @@
 """A portrait's moving parts, laid out once from its face landmarks: where
 the mouth is, the displacement fields that part the lips, drop the jaw and
-spread the corners, the colours of the lids and lashes, and the head that
-sways. :class:`~avatar.rigs.photo.PhotoRig` draws frames with them.
+spread the corners, lift the brows and move the irises, the colours of the
+lids and lashes, and the head that sways. :class:`~avatar.rigs.photo.PhotoRig` draws frames with them.
 """
 
 from __future__ import annotations
@@ -124,3 +124,26 @@ def head_mask(p: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float]
     neck = np.clip((chin[1] + 0.35 * face_h - yy) / (0.3 * face_h), 0, 1)
     mask = np.maximum(mask, poly_mask(shape, [oval], blur=0.02 * size) * neck)
     return mask, (float(chin[0]), float(chin[1] + 0.25 * face_h))
+
+
+def brow_and_gaze_fields(p: np.ndarray, size: int) -> tuple[dict[str, Field], float]:
+    """The brows lift (a soft blob over each, which takes the upper lids a
+    little with it) and the irises move inside the eyes' openings (a blob on
+    each iris, cut at the lids); and how far an iris may move (pixels)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    brows = np.zeros((size, size), np.float32)
+    for brow in (p[lm.RIGHT_BROW], p[lm.LEFT_BROW]):
+        centre, width = brow.mean(0), max(4.0, float(np.ptp(brow[:, 0])))
+        brows += np.exp(-(((xx - centre[0]) / (0.75 * width)) ** 2 + ((yy - centre[1]) / (0.4 * width)) ** 2))
+    irises, radii = np.zeros((size, size), np.float32), []
+    for centre, ring, upper, lower in (
+        (lm.RIGHT_IRIS, lm.RIGHT_IRIS_RING, lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER),
+        (lm.LEFT_IRIS, lm.LEFT_IRIS_RING, lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER),
+    ):
+        c = p[centre]
+        radius = max(1.5, float(np.linalg.norm(p[ring] - c, axis=1).mean()))
+        opening = poly_mask((size, size), [np.concatenate([p[upper], p[lower][::-1]])], blur=0.6)
+        irises += np.exp(-((xx - c[0]) ** 2 + (yy - c[1]) ** 2) / (1.7 * radius) ** 2) * opening
+        radii.append(radius)
+    fields = {"brow": Field(dy=-brows), "gaze_x": Field(dx=irises), "gaze_y": Field(dy=irises)}
+    return fields, 0.5 * float(np.mean(radii))

@@ -22,7 +22,8 @@ SENTENCE = (
     "and we spoke about open banking, payments and the future of money."
 )
 FPS = 25
-LIP_TOP, LIP_BOTTOM, BROW_MIDDLE, FOREHEAD = 13, 14, 168, 10  # face mesh indices
+LIP_TOP, LIP_BOTTOM = 13, 14  # face mesh indices
+EYE_CORNERS = [133, 362]  # the inner corners: what the chin is measured from (brows and lips move neither)
 CLOSED = 0.05  # target openness below which the mouth counts as at rest
 WIDE = 0.8  # ... and at or above this share of the widest, as fully open
 
@@ -55,11 +56,11 @@ def measure(frames: np.ndarray, target: np.ndarray, phonemes) -> list[tuple[str,
     points = lm.landmarks_of_frames(frames)
     found = ~np.isnan(points[:, 0, 0])
     p = np.nan_to_num(points)
-    face_height = np.linalg.norm(p[:, FOREHEAD] - p[:, lm.CHIN], axis=1)
+    face_height = np.linalg.norm(p[:, lm.FOREHEAD] - p[:, lm.CHIN], axis=1)
     rest = found & (target < CLOSED)
     height = float(np.median(face_height[rest])) if rest.any() else float(np.median(face_height[found]))
     gap = np.linalg.norm(p[:, LIP_BOTTOM] - p[:, LIP_TOP], axis=1) / height
-    chin = np.linalg.norm(p[:, lm.CHIN] - p[:, BROW_MIDDLE], axis=1) / height
+    chin = np.linalg.norm(p[:, lm.CHIN] - p[:, EYE_CORNERS].mean(1), axis=1) / height
     wide = found & (target >= WIDE * target.max())
     closures = [
         round((v.start + v.end) / 2 * FPS)
