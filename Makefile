@@ -106,7 +106,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 strip: setup
-	$(BIN)/fireside strip docs/rigs.png
+	$(BIN)/fireside strip docs/rigs.png --video docs/rigs.mp4
 
 bench: setup
 	$(BIN)/fireside bench render

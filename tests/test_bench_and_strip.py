@@ -5,7 +5,7 @@ import sys
 
 import cv2
 
-from stage.tools.strip import TILE, make_strip
+from stage.tools.strip import SENTENCE, TILE, make_side_by_side, make_strip
 
 
 def fireside(*args: str) -> subprocess.CompletedProcess:
@@ -39,6 +39,23 @@ def test_strip_shows_both_rigs(tmp_path, config, portrait):
     assert image.shape == (2 * TILE, 8 * TILE, 3)
     # the two rows are two different avatars
     assert abs(float(image[:TILE].mean()) - float(image[TILE:].mean())) > 10
+
+
+def test_side_by_side_video_has_both_rigs_and_the_voice(tmp_path, config, portrait):
+    import av
+    import numpy as np
+
+    path = make_side_by_side(tmp_path / "rigs.mp4", config, portrait)
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with av.open(str(path)) as container:
+        sound = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    size = config.avatar.size
+    assert frames[0].shape == (size, 2 * size, 3)
+    assert len(frames) / config.avatar.fps > 0.05 * len(SENTENCE)  # the whole sentence, a few seconds
+    assert np.abs(sound).max() > 0.1  # its voice
+    left, right = frames[len(frames) // 2][:, :size], frames[len(frames) // 2][:, size:]
+    assert abs(float(left.mean()) - float(right.mean())) > 10  # two different avatars
 
 
 def test_bench_panel_asks_and_stops_on_a_real_stage():

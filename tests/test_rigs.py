@@ -194,3 +194,31 @@ def test_the_photo_rigs_brows_lift_and_irises_move(photo_rig):
         ys, xs = np.nonzero(np.abs(drawn.astype(int) - still.astype(int)).sum(2) > 20)
         assert len(ys) > 20, state  # it moved
         assert ys.max() < photo_rig.mouth_box[1], state  # and only above the mouth
+
+
+def gradient(img: np.ndarray) -> np.ndarray:
+    """The largest step to the next pixel, right or down, at each pixel."""
+    img = img.astype(np.int16)
+    step = np.zeros(img.shape[:2], np.int16)
+    step[:, :-1] = np.abs(np.diff(img, axis=1)).max(2)
+    step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(img, axis=0)).max(2))
+    return step
+
+
+def test_no_seam_where_the_warp_ends(rig):
+    """Where a frame stops differing from the still face (the edge of what
+    the jaw, lips, brows, irises and head moved), it is as smooth as the
+    portrait itself there: the 99th percentile of the steps between
+    neighbouring pixels along that edge is within 4 levels of the still's."""
+    import cv2
+
+    still = rig.draw(FaceState())
+    for state in (
+        FaceState(mouth=SHAPES["aa"], head_x=0.01, head_y=0.006, head_roll=0.02, brow=0.6, gaze_x=0.7),
+        FaceState(mouth=SHAPES["PP"], head_x=-0.01, head_roll=-0.02),
+    ):
+        moved = rig.draw(state)
+        changed = (np.abs(moved.astype(np.int16) - still).max(2) > 3).astype(np.uint8)
+        edge = cv2.morphologyEx(changed, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0
+        assert edge.sum() > 1000  # something moved
+        assert np.percentile(gradient(moved)[edge], 99) <= np.percentile(gradient(still)[edge], 99) + 4, state

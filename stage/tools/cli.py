@@ -154,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
     strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
     strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
+    strip.add_argument("--video", type=Path, help="also write both rigs side by side, speaking, to this MP4")
     strip.set_defaults(run=_strip)
     return parser
 
@@ -471,10 +472,11 @@ def _llm_serve(args, config: FiresideConfig) -> int:
 
 
 def _strip(args, config: FiresideConfig) -> int:
-    from stage.tools.strip import make_strip
+    from stage.tools.strip import make_side_by_side, make_strip
 
-    path = make_strip(args.out, config, args.portrait)
-    out.print(f"wrote {path}", highlight=False)
+    out.print(f"wrote {make_strip(args.out, config, args.portrait)}", highlight=False)
+    if args.video:
+        out.print(f"wrote {make_side_by_side(args.video, config, args.portrait)}", highlight=False)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""A frame strip of each rig speaking, for the README (``fireside strip``)."""
+"""Each rig speaking, for the README (``fireside strip``): a strip of
+frames, and a short video of both rigs side by side with the voice."""
 
 from __future__ import annotations
 
@@ -12,11 +13,40 @@ from avatar.rigs import load_rig
 from avatar.rigs.photo import sample_portrait
 from avatar.visemes import viseme_for
 from stage.core.config import FiresideConfig
+from stage.core.events import Frame
+from stage.offline.recording import Mp4Writer
 from stage.timeline.placing import spoken
 from voices.catalog import VoiceCatalog
 
 SENTENCE = "Welcome to the fireside. Let's talk about money, markets and open banking."
 TILE = 200
+
+
+def _rigs(portrait: Path | None) -> tuple[tuple[str, str], ...]:
+    return (("stylized", "stylized"), ("photo", f"photo:{portrait or sample_portrait()}"))
+
+
+def make_side_by_side(out: Path, config: FiresideConfig, portrait: Path | None = None) -> Path:
+    """Both rigs saying ``SENTENCE`` side by side, with its voice, as an MP4."""
+    engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
+    pieces, end = spoken(engine.synthesize(SENTENCE), start=0.3)
+    phonemes = [p for piece in pieces for p in piece.phonemes]
+    size, fps = config.avatar.size, config.avatar.fps
+    renderers = []
+    for _, spec in _rigs(portrait):
+        renderer = Renderer(load_rig(spec, size), fps=fps)
+        renderer.add_speech(phonemes)
+        renderers.append(renderer)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with Mp4Writer(out, (2 * size, size), fps, engine.sample_rate) as video:
+        for piece in pieces:
+            video.write_audio(piece.audio)
+        for index in range(round((end + 0.5) * fps)):
+            frame = np.concatenate([renderer.frame(index).rgb for renderer in renderers], 1)
+            video.write_frame(Frame(frame, index / fps))
+        video.pad_audio_to(end + 0.5)
+    return out
 
 
 def make_strip(out: Path, config: FiresideConfig, portrait: Path | None = None, columns: int = 8) -> Path:
@@ -27,7 +57,7 @@ def make_strip(out: Path, config: FiresideConfig, portrait: Path | None = None, 
     sounds = [p for p in phonemes if p.phoneme]
     picks = [sounds[round(i)] for i in np.linspace(1, len(sounds) - 2, columns)]
     rows = []
-    for label, spec in (("stylized", "stylized"), ("photo", f"photo:{portrait or sample_portrait()}")):
+    for label, spec in _rigs(portrait):
         renderer = Renderer(load_rig(spec, config.avatar.size), fps=config.avatar.fps)
         renderer.add_speech(phonemes)
         tiles = []
