@@ -36,6 +36,7 @@ LEFT_EYE_LOWER = [362, 382, 381, 380, 374, 373, 390, 249, 263]
 RIGHT_BROW = [70, 63, 105, 66, 107]
 LEFT_BROW = [336, 296, 334, 293, 300]
 # fmt: on
+MESH_POINTS = 468  # the face mesh's own points; the ten after them are the irises'
 NOSE_BOTTOM = 2
 CHIN = 152
 FOREHEAD = 10

@@ -1,7 +1,8 @@
 """A portrait's moving parts, laid out once from its face landmarks: where
-the mouth is, the displacement fields that part the lips, drop the jaw and
-spread the corners, lift the brows and move the irises, the colours of the
-lids and lashes, and the head that sways. :class:`~avatar.rigs.photo.PhotoRig` draws frames with them.
+the mouth is, the displacement fields that part the lips, drop the jaw (on
+a triangle mesh over the landmarks) and spread the corners, lift the brows
+and move the irises, the colours of the lids and lashes, and the head that
+sways. :class:`~avatar.rigs.photo.PhotoRig` draws frames with them.
 """
 
 from __future__ import annotations
@@ -13,10 +14,6 @@ import numpy as np
 
 from avatar import landmarks as lm
 from avatar.rigs.paint import Field, poly_mask
-
-# the jaw's outline, from ear to ear under the chin (face mesh indices)
-JAW = [132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361]
-JAW_GROWTH = 1.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +69,7 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> dict[str, Field]:
     lower_lip = max(4.0, float(p[17][1] - line[0, int(mouth.centre[0])]))
     upper = across * (v < 0) * np.clip(1 + v / (0.85 * to_nose), 0, 1)
     lower = across * (v >= 0) * np.clip(1 - v / (1.8 * lower_lip), 0, 1)
-    jaw = _jaw(p, mouth, yy, v, lower_lip)
+    jaw = _jaw(p, mouth, v, Mesh(p, size))
     # corners: spread outwards or pull in to round
     around = np.exp(-(((xx - mouth.centre[0]) / (1.6 * mouth.half_width)) ** 2 + (v / (2.2 * lower_lip)) ** 2))
     spread = np.clip(u, -1.4, 1.4) * around
@@ -84,15 +81,52 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> dict[str, Field]:
     }
 
 
-def _jaw(p: np.ndarray, mouth: Mouth, yy: np.ndarray, v: np.ndarray, lower_lip: float) -> np.ndarray:
-    """Everything of the lower face below the mouth, fading at the jaw's edge."""
-    chin = p[lm.CHIN]
-    # the jaw's outline grown about the mouth, so that the blur at its edge
-    # fades the motion out below the chin, not on it
-    outline = mouth.centre + (p[JAW] - mouth.centre) * JAW_GROWTH
-    jaw_area = poly_mask(yy.shape, [outline], blur=0.08 * mouth.half_width * 4)
-    jaw = jaw_area * np.clip(v / (1.2 * lower_lip), 0, 1) * (v >= 0)
-    return np.maximum(jaw, 0) * np.clip((chin[1] + 0.6 * lower_lip - yy) / (0.6 * lower_lip) + 1, 0, 1)
+class Mesh:
+    """The face's landmarks as a triangle mesh (Delaunay), with a ring of
+    still points around the face and along the frame's border: a motion
+    given at the landmarks becomes a field over every pixel, affine inside
+    each triangle (a piecewise-affine warp), zero beyond the ring."""
+
+    RING = 1.45  # the still ring, in face-outline sizes about its middle
+
+    def __init__(self, p: np.ndarray, size: int):
+        from scipy.spatial import Delaunay
+
+        oval = p[lm.FACE_OVAL]
+        centre = oval.mean(0)
+        edge = np.linspace(0, size - 1, 9)
+        border = [(x, y) for x in edge for y in (0, size - 1)] + [(x, y) for y in edge for x in (0, size - 1)]
+        self.points = np.concatenate([p[: lm.MESH_POINTS], centre + (oval - centre) * self.RING, border])
+        mesh = Delaunay(self.points)
+        ys, xs = np.mgrid[0:size, 0:size]
+        pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+        found = mesh.find_simplex(pixels)
+        affine = mesh.transform[found]
+        near = np.einsum("nij,nj->ni", affine[:, :2], pixels - affine[:, 2])
+        self._weights = np.c_[near, 1 - near.sum(1)] * (found >= 0)[:, None]
+        self._corners = mesh.simplices[found]
+        self.size = size
+
+    def field(self, at_landmarks: np.ndarray) -> np.ndarray:
+        """The (size, size) field whose value at each landmark is ``at_landmarks``."""
+        values = np.zeros(len(self.points))
+        values[: lm.MESH_POINTS] = at_landmarks
+        dense = (self._weights * values[self._corners]).sum(1)
+        return dense.reshape(self.size, self.size).astype(np.float32)
+
+
+def _jaw(p: np.ndarray, mouth: Mouth, v: np.ndarray, mesh: Mesh) -> np.ndarray:
+    """Everything of the lower face below the lips, moved on the mesh: the
+    chin all the way, the jaw's sides less as they near the ears (the jaw
+    turns about them), the upper jaw not at all."""
+    q = p[: lm.MESH_POINTS]
+    order = np.argsort(mouth.lower[:, 0])
+    line = np.interp(q[:, 0], mouth.lower[order, 0], mouth.lower[order, 1])
+    oval = p[lm.FACE_OVAL]
+    down = np.clip((q[:, 1] - line) / max(4.0, float(p[lm.CHIN][1] - mouth.centre[1])), 0, 1)
+    side = np.clip(1 - ((q[:, 0] - mouth.centre[0]) / (0.55 * float(np.ptp(oval[:, 0])))) ** 2, 0, 1)
+    moves = np.where(q[:, 1] < line, 0.0, (0.35 + 0.65 * down) * side)
+    return mesh.field(moves) * (v >= 0)
 
 
 def eye_lids(p: np.ndarray, pixel: Callable[[float, float], np.ndarray]) -> list[Eye]:
