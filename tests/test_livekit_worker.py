@@ -53,7 +53,8 @@ def test_one_worker_serves_two_rooms_at_once(livekit_server, config, joe):
     for persona, heard in zip(rooms.values(), messages):
         speakers = {m.get("speaker") for m in heard if m["type"] == "caption" and m.get("speaker") != "person"}
         assert speakers == {persona}, speakers  # each room heard the persona its dispatch named
-        assert any(m["type"] == "caption" and m.get("sources") for m in heard)  # with its sources
+        captions = [(m.get("speaker"), m.get("text"), m.get("sources")) for m in heard if m["type"] == "caption"]
+        assert any(sources for _, _, sources in captions), (persona, captions)  # with its sources
 
 
 def test_the_workers_room_works_again_within_seconds_of_a_server_restart(livekit_server, config, joe, tmp_path):

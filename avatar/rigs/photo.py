@@ -171,7 +171,7 @@ class PhotoRig:
         rows = np.arange(y0, y1, dtype=np.float64)[:, None]
         depth = np.clip((rows - upper) / np.maximum(lower - upper, 1.0), 0, 1)[..., None]
         paint = SHADOW + (CAVITY - SHADOW) * np.clip(depth / 0.6, 0, 1)
-        gap = float((lower - upper).max())
+        gap = max(1.0, float((lower - upper).max()))
         middle = np.clip(1 - ((cols - self.mouth.centre[0]) / (0.6 * hw)) ** 2, 0, 1)[None, :, None]
         # the tongue's back rises in the middle of the floor as the mouth opens
         tongue = np.clip((depth - (0.85 - 0.3 * m.open - 0.2 * m.tongue)) / 0.15, 0, 1) * middle**0.5

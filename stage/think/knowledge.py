@@ -229,10 +229,12 @@ class Knowledge:
         }
 
     def _vector(self, question: str) -> np.ndarray:
-        """The question's vector (the last one is kept: a question is embedded once)."""
-        if self._last[0] != question:
-            self._last = (question, _embed([question])[0])
-        return self._last[1]
+        """The question's vector (the last one is kept: a question is embedded
+        once). Safe from several threads: the pair is read and replaced whole."""
+        last = self._last
+        if last[0] != question:
+            last = self._last = (question, _embed([question])[0])
+        return last[1]
 
     def support(self, text: str, passages: list[int]) -> tuple[float, int | None]:
         """How closely ``text`` says what a sentence of the numbered passages

@@ -22,6 +22,7 @@ The thinker picks the way; each is made in ``stage.think.answers``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from typing import AsyncIterator
@@ -103,7 +104,9 @@ class Thinker:
             for event in approved(answer, clock):
                 yield event
             return
-        ranked, best = self._ground(question)
+        # in a thread: embedding and ranking take tens of milliseconds (far
+        # more on a busy machine), and the event loop carries every call's audio
+        ranked, best = await asyncio.to_thread(self._ground, question)
         if not best:
             log.info("no knowledge about %r: holding line", question)
             for event in held(
