@@ -143,12 +143,12 @@ def test_both_rigs_measured_from_outside_read_as_speech(config):
     """The face mesh, run again on what each rig drew for a spoken sentence
     (``fireside bench avatar``): the lips part as the voice opens them, the
     face is always found, the chin drops and the lips meet on m, b and p
-    (the astronaut smiles with her teeth showing; drawn at rest, her smile
-    closed, she is a closed-mouth portrait too)."""
+    (the astronaut smiles with her teeth showing; Grace Hopper, from
+    matplotlib's sample data, has her lips closed)."""
     from stage.tools.bench.faces import bench_avatar
 
     figures = {r["name"]: r["value"] for r in bench_avatar(config)}
-    for rig in ("stylized", "photo.astronaut", "photo.closed_mouth"):
+    for rig in ("stylized", "photo.astronaut", "photo.hopper"):
         assert figures[f"avatar.{rig}.lip_gap_correlation"] >= 0.8, figures
         assert figures[f"avatar.{rig}.face_found"] == 100.0, figures
         assert figures[f"avatar.{rig}.chin_drop"] >= 3.0, figures  # % of face height

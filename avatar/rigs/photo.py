@@ -196,3 +196,11 @@ def sample_portrait() -> Path:
         cv2.imwrite(str(tmp), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
         tmp.replace(path)
     return path
+
+
+def hopper_portrait() -> Path:
+    """Grace Hopper's official US Navy portrait (public domain), with her
+    lips closed, as matplotlib ships it in its sample data."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"

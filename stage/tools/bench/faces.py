@@ -5,16 +5,12 @@ chin's drop and the lips' closure on m, b and p are read the same way."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 
 from avatar import landmarks as lm
-from avatar.face import FaceState
 from avatar.render import Renderer
 from avatar.rigs import load_rig
-from avatar.rigs.photo import PhotoRig, sample_portrait
+from avatar.rigs.photo import hopper_portrait, sample_portrait
 from avatar.visemes import viseme_track
 from stage.core.config import FiresideConfig
 from stage.timeline.placing import spoken
@@ -43,7 +39,7 @@ def bench_avatar(config: FiresideConfig, quick: bool = False) -> list[dict]:
     rigs = {
         "stylized": "stylized",
         "photo.astronaut": f"photo:{sample_portrait()}",
-        "photo.closed_mouth": f"photo:{closed_mouth_portrait()}",
+        "photo.hopper": f"photo:{hopper_portrait()}",
     }
     records = []
     for label, spec in rigs.items():
@@ -56,20 +52,6 @@ def bench_avatar(config: FiresideConfig, quick: bool = False) -> list[dict]:
             record(f"avatar.{label}.{name}", value, unit) for name, value, unit in measure(frames, target, phonemes)
         ]
     return records
-
-
-def closed_mouth_portrait() -> Path:
-    """A closed-mouth portrait: the astronaut as the photo rig draws her at
-    rest, her smile closed (no registry package ships a clearly licensed
-    portrait with closed lips); made once, kept in the cache."""
-    path = lm.cache_dir().parent / "astronaut-closed-mouth.png"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rest = PhotoRig(sample_portrait(), 512).draw(FaceState())
-        tmp = path.with_suffix(".tmp.png")
-        cv2.imwrite(str(tmp), cv2.cvtColor(rest, cv2.COLOR_RGB2BGR))
-        tmp.replace(path)
-    return path
 
 
 def measure(frames: np.ndarray, target: np.ndarray, phonemes) -> list[tuple[str, float, str]]:
