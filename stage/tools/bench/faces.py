@@ -66,12 +66,9 @@ def measure(frames: np.ndarray, target: np.ndarray, phonemes) -> list[tuple[str,
     gap = np.linalg.norm(p[:, LIP_BOTTOM] - p[:, LIP_TOP], axis=1) / height
     chin = np.linalg.norm(p[:, lm.CHIN] - p[:, EYE_CORNERS].mean(1), axis=1) / height
     wide = found & (target >= WIDE * target.max())
-    closures = [
-        round((v.start + v.end) / 2 * FPS)
-        for v in viseme_track(phonemes)
-        if v.id == "PP" and round((v.start + v.end) / 2 * FPS) < len(frames)
-    ]
-    closures = [i for i in closures if found[i]]
+    # the frame at the middle of each m, b or p
+    middles = (round((v.start + v.end) / 2 * FPS) for v in viseme_track(phonemes) if v.id == "PP")
+    closures = [i for i in middles if i < len(frames) and found[i]]
     correlation = float(np.corrcoef(gap[found], target[found])[0, 1]) if found.sum() > 2 else float("nan")
     return [
         ("lip_gap_correlation", correlation, "Pearson r, inner-lip gap / face height against the track's openness"),
