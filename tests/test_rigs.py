@@ -160,6 +160,7 @@ def test_idle_faces_move_with_the_mouth_closed(config):
     blink) and the mouth stays shut: the face mesh, run on the frames, finds
     the lips together in every one (the astronaut's open smile included)."""
     from avatar.rigs.photo import sample_portrait
+    from stage.tools.bench.faces import LIP_BOTTOM, LIP_TOP
 
     for spec in ("stylized", f"photo:{sample_portrait()}"):
         renderer = Renderer(load_rig(spec, config.avatar.size), fps=25, seed=5)
@@ -169,7 +170,7 @@ def test_idle_faces_move_with_the_mouth_closed(config):
         assert (apart > 8).mean() > 0.9, spec  # and plainly moved within any 0.2 s
         points = landmarks.landmarks_of_frames(frames)
         height = np.linalg.norm(points[:, landmarks.FOREHEAD] - points[:, landmarks.CHIN], axis=1)
-        gap = np.linalg.norm(points[:, 14] - points[:, 13], axis=1) / height
+        gap = np.linalg.norm(points[:, LIP_BOTTOM] - points[:, LIP_TOP], axis=1) / height
         assert not np.isnan(gap).any() and gap.max() <= 0.01, (spec, gap.max())
 
 

@@ -22,44 +22,43 @@ SENTENCE = "Welcome to the fireside. Let's talk about money, markets and open ba
 TILE = 200
 
 
-def _rigs(portrait: Path | None) -> tuple[tuple[str, str], ...]:
-    return (("stylized", "stylized"), ("photo", f"photo:{portrait or sample_portrait()}"))
+def _speaking(config: FiresideConfig, portrait: Path | None):
+    """``SENTENCE`` spoken: its pieces of speech, where it ends, its
+    phonemes, and a renderer of each rig saying it, by label."""
+    engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
+    pieces, end = spoken(engine.synthesize(SENTENCE), start=0.3)
+    phonemes = [p for piece in pieces for p in piece.phonemes]
+    renderers = []
+    for label, spec in (("stylized", "stylized"), ("photo", f"photo:{portrait or sample_portrait()}")):
+        renderer = Renderer(load_rig(spec, config.avatar.size), fps=config.avatar.fps)
+        renderer.add_speech(phonemes)
+        renderers.append((label, renderer))
+    return pieces, end, phonemes, renderers
 
 
 def make_side_by_side(out: Path, config: FiresideConfig, portrait: Path | None = None) -> Path:
     """Both rigs saying ``SENTENCE`` side by side, with its voice, as an MP4."""
-    engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
-    pieces, end = spoken(engine.synthesize(SENTENCE), start=0.3)
-    phonemes = [p for piece in pieces for p in piece.phonemes]
+    pieces, end, _, renderers = _speaking(config, portrait)
     size, fps = config.avatar.size, config.avatar.fps
-    renderers = []
-    for _, spec in _rigs(portrait):
-        renderer = Renderer(load_rig(spec, size), fps=fps)
-        renderer.add_speech(phonemes)
-        renderers.append(renderer)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with Mp4Writer(out, (2 * size, size), fps, engine.sample_rate) as video:
+    with Mp4Writer(out, (2 * size, size), fps, pieces[0].audio.sample_rate) as video:
         for piece in pieces:
             video.write_audio(piece.audio)
         for index in range(round((end + 0.5) * fps)):
-            frame = np.concatenate([renderer.frame(index).rgb for renderer in renderers], 1)
+            frame = np.concatenate([renderer.frame(index).rgb for _, renderer in renderers], 1)
             video.write_frame(Frame(frame, index / fps))
         video.pad_audio_to(end + 0.5)
     return out
 
 
 def make_strip(out: Path, config: FiresideConfig, portrait: Path | None = None, columns: int = 8) -> Path:
-    engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
-    pieces, _ = spoken(engine.synthesize(SENTENCE), start=0.3)
-    phonemes = [p for piece in pieces for p in piece.phonemes]
+    _, _, phonemes, renderers = _speaking(config, portrait)
     # frames spread over the speech, each on a sound rather than a pause
     sounds = [p for p in phonemes if p.phoneme]
     picks = [sounds[round(i)] for i in np.linspace(1, len(sounds) - 2, columns)]
     rows = []
-    for label, spec in _rigs(portrait):
-        renderer = Renderer(load_rig(spec, config.avatar.size), fps=config.avatar.fps)
-        renderer.add_speech(phonemes)
+    for label, renderer in renderers:
         tiles = []
         for p in picks:
             index = round((p.start + p.end) / 2 * renderer.fps)
