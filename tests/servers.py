@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests import waiting
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +52,7 @@ class Server:
         )
 
     def wait_ready(self, timeout: float) -> "Server":
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + waiting.seconds(timeout)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 tail = self.log.read_text(errors="replace")[-3000:] if self.log else ""

@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from tests import waiting
 from tests.servers import ROOT, free_port
 
 TOKEN = "moderator-secret-token"
@@ -49,7 +50,7 @@ class PanelServer:
             cwd=ROOT,
             env={**os.environ, **(self.env or {})},
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + waiting.seconds(120)
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=1)
@@ -71,10 +72,11 @@ class PanelServer:
         token: str | None = None,
         client: str = "127.0.0.1",
         raw: bytes | None = None,
+        headers: dict | None = None,
     ) -> tuple[int, dict | str]:
         """From ``client`` (any 127.x.y.z address is this machine: one audience member each)."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(client, 0))
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -153,6 +155,80 @@ def test_oversized_malformed_and_too_frequent_questions_are_refused(panel):
     assert panel.request("POST", "/ask", {"text": "Mine?"}, client="127.0.0.24")[0] == 201
 
 
+def test_the_api_is_described_in_an_openapi_document(panel):
+    status, document = panel.request("GET", "/openapi.json")
+    assert status == 200 and document["openapi"].startswith("3.")
+    operations = {(m.upper(), path): op for path, ops in document["paths"].items() for m, op in ops.items()}
+    for endpoint in [("POST", "/offer"), ("POST", "/ask"), ("GET", "/console/feed"), ("POST", "/console/say")]:
+        assert endpoint in operations, sorted(operations)
+    assert all(op["summary"] for op in operations.values())  # every route the server has is described
+    say = operations[("POST", "/console/say")]
+    assert set(say["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {"to", "text"}
+    assert say["security"] == [{"moderator": []}] and "security" not in operations[("POST", "/ask")]
+
+
+def test_posts_from_another_sites_page_are_refused(panel):
+    evil = {"Origin": "http://evil.example"}
+    here = {"Origin": f"http://127.0.0.1:{panel.port}"}
+    status, answer = panel.request("POST", "/ask", {"text": "Forged?"}, client="127.0.0.31", headers=evil)
+    assert status == 403 and "another site" in answer["error"]
+    assert panel.request("POST", "/ask", {"text": "Mine?"}, client="127.0.0.31", headers=here)[0] == 201
+    for headers in (evil, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        assert panel.request("POST", "/console/questions/x", {"action": "reject"}, TOKEN, headers=headers)[0] == 403
+    # the token still decides for a page of this server's own, and for a client that is no browser
+    assert panel.request("POST", "/console/questions/x", {"action": "reject"}, TOKEN, headers=here)[0] == 404
+    assert panel.request("POST", "/console/questions/x", {"action": "reject"}, "wrong", headers=here)[0] == 401
+
+
+def test_a_clients_own_x_forwarded_for_is_not_believed(panel):
+    answers = [
+        panel.request(
+            "POST", "/ask", {"text": f"Who? {i}"}, client="127.0.0.41", headers={"X-Forwarded-For": f"10.0.0.{i}"}
+        )
+        for i in range(4)
+    ]
+    assert [status for status, _ in answers] == [201, 201, 201, 429]
+
+
+def test_x_forwarded_for_is_read_from_a_trusted_proxy_only():
+    from aiohttp.test_utils import make_mocked_request
+
+    from stage.transport.http import client_address, trusted_networks
+
+    class Peer:  # the connection's other end, as aiohttp asks its transport
+        def __init__(self, address):
+            self.address = address
+
+        def get_extra_info(self, name, default=None):
+            return (self.address, 4000) if name == "peername" else default
+
+    def client(peer: str, forwarded: str | None, proxies: list[str]) -> str:
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        request = make_mocked_request("POST", "/ask", headers=headers, transport=Peer(peer))
+        return client_address(request, trusted_networks(proxies))
+
+    assert client("203.0.113.9", "10.1.1.1", []) == "203.0.113.9"  # no proxy configured
+    assert client("203.0.113.9", "10.1.1.1", ["10.0.0.0/8"]) == "203.0.113.9"  # not from the proxy
+    assert client("10.0.0.2", "198.51.100.7", ["10.0.0.0/8"]) == "198.51.100.7"
+    # what the client wrote before the proxy's own entry is not believed
+    assert client("10.0.0.2", "1.2.3.4, 198.51.100.7", ["10.0.0.0/8"]) == "198.51.100.7"
+    assert client("10.0.0.2", "198.51.100.7, 10.0.0.3", ["10.0.0.0/8"]) == "198.51.100.7"  # two proxies
+    assert client("10.0.0.2", "not-an-address", ["10.0.0.0/8"]) == "10.0.0.2"
+    assert client("10.0.0.2", None, ["10.0.0.0/8"]) == "10.0.0.2"
+
+
+def test_tokens_stay_out_of_the_logs(panel):
+    assert panel.request("GET", f"/console?token={TOKEN}")[0] == 200
+    assert panel.request("GET", f"/console/queue?token={TOKEN}")[1]["audit"] is None  # the audit log is written
+    log = panel.work / "server.log"
+    deadline = time.monotonic() + waiting.seconds(60)
+    while "/console/queue?token=[hidden]" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the access log line follows the answer
+    text = log.read_text()
+    assert "GET /console?token=[hidden]" in text and "/console/queue?token=[hidden]" in text
+    assert TOKEN not in text and TOKEN not in (panel.work / "panel" / "audit.jsonl").read_text()
+
+
 def test_the_queue_and_the_log_survive_a_restart(tmp_path):
     server = PanelServer(tmp_path).start()
     try:
@@ -178,16 +254,18 @@ def test_ask_and_console_pages_in_chromium(panel):
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
         )
-        audience = browser.new_page()
+        # wait_for_function evaluates with eval, which the pages' policy forbids
+        # (the policy has a test of its own: test_pages_run_no_inline_script...)
+        audience = browser.new_page(bypass_csp=True)
         audience.goto(f"http://127.0.0.1:{panel.port}/ask")
         audience.fill("#text", "What is a tokenised deposit, in plain words?")
         audience.fill("#name", "Leung")
         audience.click("button[type=submit]")
         audience.wait_for_function("document.querySelector('#status').textContent.includes('with the moderator')")
-        moderator = browser.new_page()
+        moderator = browser.new_page(bypass_csp=True)
         moderator.goto(f"http://127.0.0.1:{panel.port}/console?token={TOKEN}")
         row = moderator.locator("li", has_text="tokenised deposit, in plain words")
-        row.wait_for(timeout=10000)
+        row.wait_for(timeout=waiting.ms(10))
         assert "Leung" in row.inner_text()
         row.locator("select.to").select_option("ravi")
         row.locator("button.approve").click()
@@ -198,6 +276,44 @@ def test_ask_and_console_pages_in_chromium(panel):
         browser.close()
     question = next(q for q in open_questions(panel) if "plain words" in q["text"])
     assert (question["status"], question["to"], question["name"]) == ("approved", "ravi", "Leung")
+
+
+def test_pages_run_no_inline_script_and_show_html_as_text_in_chromium(panel):
+    """Every page carries a Content-Security-Policy, runs under it with no
+    violation, and shows what the audience sends as text, never as HTML."""
+    from playwright.sync_api import sync_playwright
+
+    question = '<img src=x onerror="window.pwned=1">Is <b>this</b> bold?'
+    name = "<script>window.pwned=2</script>Eve"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        page = browser.new_page()  # with the policy enforced
+        refused = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        for path in ("/", "/ask", f"/console?token={TOKEN}", "/stage"):
+            response = page.goto(f"http://127.0.0.1:{panel.port}{path}")
+            policy = response.headers.get("content-security-policy", "")
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy, (path, policy)
+        page.goto(f"http://127.0.0.1:{panel.port}/ask")
+        page.fill("#text", question)
+        page.fill("#name", name)
+        page.click("button[type=submit]")
+        page.locator("#status", has_text="with the moderator").wait_for()
+        page.goto(f"http://127.0.0.1:{panel.port}/console?token={TOKEN}")
+        row = page.locator("li", has_text="<b>this</b> bold?")
+        row.wait_for(timeout=waiting.ms(10))
+        assert question in row.inner_text() and name in row.inner_text()
+        assert row.locator("img, b, script").count() == 0  # no element was made of them
+        assert page.evaluate("window.pwned") is None
+        # an inline script, as an injection would add, is refused
+        page.evaluate("""() => { const s = document.createElement('script');
+            s.textContent = 'window.pwned = 3'; document.body.append(s); }""")
+        assert page.evaluate("window.pwned") is None
+        browser.close()
+    assert any("inline script" in text for text in refused), refused  # and only that one
+    assert all("inline script" in text for text in refused), refused
 
 
 # -- the live stage ---------------------------------------------------------------------------
@@ -214,7 +330,7 @@ async def control(panel, path: str, body: dict | None = None):
 
 
 async def until(condition, seconds: float) -> bool:
-    deadline = time.perf_counter() + seconds
+    deadline = time.perf_counter() + waiting.seconds(seconds)
     while time.perf_counter() < deadline:
         if condition():
             return True
@@ -443,24 +559,24 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
     base = f"http://127.0.0.1:{panel.port}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=flags)
-        stage = browser.new_page()
+        stage = browser.new_page(bypass_csp=True)
         stage.goto(f"{base}/stage")
         stage.wait_for_function(
             "window.stageConnected && [...document.querySelectorAll('video')]"
             ".filter(v => v.videoWidth === 512).length === 2",
-            timeout=30000,
+            timeout=waiting.ms(30),
         )
         assert stage.locator(".seat .label").all_inner_texts() == ["AI avatar", "AI avatar"]
         assert stage.locator(".third b").all_inner_texts() == ["Ada Lim", "Ravi Menon"]
-        audience = browser.new_page()
+        audience = browser.new_page(bypass_csp=True)
         audience.goto(f"{base}/ask")
         audience.fill("#text", "How do banks detect fraud?")
         audience.click("button[type=submit]")
         audience.wait_for_function("document.querySelector('#status').textContent.includes('with the moderator')")
-        console = browser.new_page()
+        console = browser.new_page(bypass_csp=True)
         console.goto(f"{base}/console?token={TOKEN}")
         row = console.locator("#queue li", has_text="How do banks detect fraud?").first
-        row.wait_for(timeout=10000)
+        row.wait_for(timeout=waiting.ms(10))
         row.locator("select.to").select_option("ravi")
         row.locator("button.approve").click()
         console.wait_for_function(
@@ -471,13 +587,15 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         # answered on stage: Ravi's captions, his seat highlighted while he speaks
         stage.wait_for_function(
             "[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ravi Menon:'))",
-            timeout=40000,
+            timeout=waiting.ms(40),
         )
         stage.wait_for_function(
-            "document.querySelector('.seat[data-id=ravi]').classList.contains('speaking')", timeout=10000
+            "document.querySelector('.seat[data-id=ravi]').classList.contains('speaking')", timeout=waiting.ms(10)
         )
         # the console showed what Ravi would say, with its sources, and the decisions
-        console.wait_for_function("document.querySelector('#transcript').textContent.includes('ravi (')", timeout=10000)
+        console.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('ravi (')", timeout=waiting.ms(10)
+        )
         # hold mid-answer: a holding line, from the console's button
         console.evaluate(
             "fetch('/console/ask', {method: 'POST', headers: {'Authorization': 'Bearer "
@@ -486,18 +604,18 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         )
         stage.wait_for_function(
             "[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ada Lim: Open banking'))",
-            timeout=30000,
+            timeout=waiting.ms(30),
         )
         console.click("#hold")
         holding = [line.split(",")[0] for line in cards["ada"].holding_lines]
         stage.wait_for_function(
             "lines => [...document.querySelectorAll('#captions p')].some(p => lines.some(l => p.textContent.includes(l)))",
             arg=holding,
-            timeout=20000,
+            timeout=waiting.ms(20),
         )
         # stop: the highlight goes, and nothing more is said
         console.click("#stop")
-        stage.wait_for_function("!document.querySelector('.seat.speaking')", timeout=10000)
+        stage.wait_for_function("!document.querySelector('.seat.speaking')", timeout=waiting.ms(10))
         before = stage.locator("#captions").inner_text()
         stage.wait_for_timeout(2000)
         assert stage.locator("#captions").inner_text() == before

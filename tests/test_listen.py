@@ -13,9 +13,11 @@ from rapidfuzz.distance import Levenshtein
 
 from stage.core.audio import to_16k_mono
 from stage.core.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded
+from stage.listen import asr
 from stage.listen.asr import SHORT_WINDOW_MAX, transcribe
 from stage.listen.listener import Listener
 from stage.listen.turns import ListenSettings, looks_unfinished
+from tests import waiting
 
 RATE = 22050
 
@@ -190,12 +192,19 @@ def test_barge_in_is_raised_quickly_and_the_avatars_own_voice_is_not_a_person(jo
     assert len(interrupts) == 1 and 0 <= interrupts[0].at - onset <= 0.3
 
 
-def test_decoding_is_bounded(questions):
-    # audio past one short window goes through faster-whisper's segments, with a clock
+def test_decoding_is_bounded_by_tokens_not_by_the_clock(questions, monkeypatch):
+    # audio past one short window goes through faster-whisper's segments, with
+    # a token budget for the whole: however busy the machine, the same words
     audio = to_16k_mono(np.concatenate([questions[0]] * 10), RATE)
     assert len(audio) / 16000 > SHORT_WINDOW_MAX
-    result = transcribe(audio, time_limit=0.0)
-    assert result.truncated and result.text  # it stops after the first piece, not at the end
+    whole = transcribe(audio)
+    # (Whisper writes a question said ten times fewer times: it repeats no three words in a window)
+    assert not whole.truncated and len(whole.text.split()) >= 20, whole.text
+    assert transcribe(audio).text == whole.text
+    monkeypatch.setattr(asr, "TOKENS_PER_SECOND", 0)  # a budget a loop would run through
+    cut = transcribe(np.concatenate([audio] * 3))  # windows enough to run through it
+    assert cut.truncated and cut.text and len(cut.text) < len(whole.text)  # it stops after a piece
+    monkeypatch.undo()
     # a short utterance is one window with a token budget: a loop cannot run on
     short = transcribe(to_16k_mono(np.concatenate([questions[0]] * 2), RATE))
     assert not short.truncated and len(short.text.split()) <= 2 * len(QUESTIONS[0].split()) + 2
@@ -222,12 +231,14 @@ def test_listen_command(tmp_path, questions):
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE), w.writeframes(pcm.tobytes())
     command = os.path.join(os.path.dirname(sys.executable), "fireside")
-    run = subprocess.run([command, "listen", str(path), "--json"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [command, "listen", str(path), "--json"], capture_output=True, text=True, timeout=waiting.seconds(120)
+    )
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in run.stdout.splitlines()]
     assert [e["event"] for e in events][0] == "SpeechStarted" and events[-1]["event"] == "TurnEnded"
     assert wer([QUESTIONS[0]], [events[-1]["text"]]) <= 0.10
-    table = subprocess.run([command, "listen", str(path)], capture_output=True, text=True, timeout=120)
+    table = subprocess.run([command, "listen", str(path)], capture_output=True, text=True, timeout=waiting.seconds(120))
     assert "turn 1 ends" in table.stdout and "1 turn(s)" in table.stdout
     bad = subprocess.run([command, "listen", str(tmp_path / "missing.wav")], capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr

@@ -10,6 +10,7 @@ from rapidfuzz.distance import Levenshtein
 
 from stage.core.audio import Resampler
 from stage.listen.asr import transcribe
+from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 
 ROOM = "fireside-test"
@@ -55,7 +56,7 @@ async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float)
         track = rtc.LocalAudioTrack.create_audio_track("voice", source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await speaker.local_participant.publish_track(track, options)
-        remote, identity = await asyncio.wait_for(subscribed, 60)
+        remote, identity = await asyncio.wait_for(subscribed, waiting.seconds(60))
 
         # what is sent: silence, the sentence, silence; capture_frame paces it in real time
         silence = lambda seconds: np.zeros(int(seconds * RATE), np.int16)  # noqa: E731
@@ -83,7 +84,7 @@ async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float)
             await stream.aclose()
             return np.concatenate(parts).astype(np.float32) / 32768, frames
 
-        heard, frames = (await asyncio.wait_for(asyncio.gather(hear(), send()), 120))[0]
+        heard, frames = (await asyncio.wait_for(asyncio.gather(hear(), send()), waiting.seconds(120)))[0]
         return heard, frames, identity
     finally:
         await speaker.disconnect()

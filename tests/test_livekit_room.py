@@ -15,6 +15,7 @@ from stage.listen.asr import transcribe
 from stage.transport.rooms.avatar import RoomAvatar
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.server import CallServer
+from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 
 RATE = 48000
@@ -95,7 +96,7 @@ class Person:
 
 
 async def until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + waiting.seconds(seconds)
     while not condition() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     return condition()

@@ -9,6 +9,7 @@ import pytest
 
 from stage.transport.rooms.connect import LiveKitSettings, join
 from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
+from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.test_livekit_room import QUESTION, Person, speech48, until
 
@@ -46,7 +47,7 @@ def test_one_worker_serves_two_rooms_at_once(livekit_server, config, joe):
             for person in people:
                 await person.close()
             await worker.close()
-            await asyncio.wait_for(running, 30)
+            await asyncio.wait_for(running, waiting.seconds(30))
 
     answered, messages = asyncio.run(run())
     assert answered, messages
@@ -84,7 +85,7 @@ def test_the_workers_room_works_again_within_seconds_of_a_server_restart(livekit
             return back, took, answered
         finally:
             await worker.close()
-            await asyncio.wait_for(running, 30)
+            await asyncio.wait_for(running, waiting.seconds(30))
             if restarted is not None:
                 restarted.stop()
 

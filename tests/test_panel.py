@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from stage.panel.queue import MAX_QUESTION, AuditLog, PanelError, QuestionQueue, RateLimit, TooMany
+from stage.panel.audit import AuditLog
+from stage.panel.queue import MAX_QUESTION, PanelError, QuestionQueue, RateLimit, TooMany
 
 
 def queue_at(tmp_path) -> QuestionQueue:
@@ -110,3 +114,75 @@ def test_rate_limit_per_client():
     with pytest.raises(TooMany, match="at most 2 questions every 60 s"):
         limit.check("a")
     limit.check("b")  # another client is not held back
+
+
+def test_the_audit_log_is_chained_and_verify_names_the_line_changed(tmp_path):
+    from stage.panel.audit import verify
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for n in range(5):
+        log.write("say", panelist="ada", text=f"line {n}")
+    AuditLog(path).write("stop")  # a restart goes on with the chain
+    assert verify(path) == (6, [])
+    lines = path.read_text().splitlines(keepends=True)
+
+    def problems(changed: list[str]) -> list[str]:
+        path.write_text("".join(changed))
+        return [str(p) for p in verify(path)[1]]
+
+    edited = lines.copy()
+    edited[2] = edited[2].replace("line 2", "line two")
+    assert problems(edited) == ["line 3: edited: the record does not match its hash"]
+    assert problems(lines[:1] + lines[2:]) == ["line 2: does not follow line 1: a record was removed, added or moved"]
+    swapped = lines[:3] + [lines[4], lines[3]] + lines[5:]
+    assert problems(swapped)[0].startswith("line 4: does not follow line 3")
+    assert problems(lines[1:])[0].startswith("line 1: does not follow the log's start")
+    assert problems(lines + ['{"event": "stop"}\n']) == ["line 7: a record with no hash: not written by this log"]
+    # the command says the same, and fails
+    path.write_text("".join(edited))
+    done = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "fireside"), "audit", "verify", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "line 3: edited" in done.stdout
+    path.write_text("".join(lines))
+    done = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "fireside"), "audit", "verify", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "6 records, the chain holds" in done.stdout
+
+
+def test_a_full_disk_loses_no_record_and_says_so(tmp_path):
+    """The file may grow no further (RLIMIT_FSIZE: writes fail as on a full
+    disk): records wait, the log says why, and all of them reach the file,
+    in order and chained, once it can grow again."""
+    import resource
+    import signal
+
+    from stage.panel.audit import verify
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.write("opened")
+    before = path.read_bytes()
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before), hard))
+    try:
+        log.write("question", text="one")
+        log.write("question", text="two")
+        failing = log.failing
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert failing and "cannot be written" in failing and "2 records wait" in failing
+    assert path.read_bytes() == before  # what was logged is untouched
+    assert [r["event"] for r in log.records()] == ["opened", "question", "question"]  # the queue still sees them
+    log.write("stop")
+    assert log.failing is None
+    assert [r.get("text") for r in AuditLog(path).records()] == [None, "one", "two", None]
+    assert verify(path) == (4, [])

@@ -12,6 +12,7 @@ from stage.think.documents import read_markdown
 from stage.think.guardrails import AnswerCheck, check_question
 from stage.think.knowledge import Knowledge
 from stage.think.persona import PersonaError, load_persona
+from tests import waiting
 
 
 def test_demo_personas_load(cards):
@@ -25,7 +26,7 @@ def test_demo_personas_load(cards):
 
 def test_personas_command_lists_them_as_json():
     command = os.path.join(os.path.dirname(sys.executable), "fireside")
-    run = subprocess.run([command, "personas", "--json"], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([command, "personas", "--json"], capture_output=True, text=True, timeout=waiting.seconds(60))
     assert run.returncode == 0, run.stderr
     listed = {p["id"]: p for p in json.loads(run.stdout)}
     assert listed["ada"]["title"] == "AI-in-Banking Strategist" and listed["ravi"]["voice"] == "joe"

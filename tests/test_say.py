@@ -10,6 +10,7 @@ import pytest
 
 from avatar.rigs.stylized import MOUTH_INSIDE
 from stage.tools.cli import main
+from tests import waiting
 
 TEXT = "Good evening. I am glad to be here, and I look forward to your questions about open banking."
 
@@ -136,7 +137,7 @@ def test_the_console_command(tmp_path):
         [os.path.join(os.path.dirname(sys.executable), "fireside"), "voices", "--json"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=waiting.seconds(120),
     )
     assert run.returncode == 0, run.stderr
     assert "espeak-cmn" in run.stdout and '"sample_rate": 22050' in run.stdout

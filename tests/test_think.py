@@ -13,6 +13,7 @@ import pytest
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision
 from stage.think.llm import EmbeddedModel, ModelError, OpenAIModel, default_gguf
 from stage.think.thinker import Thinker, ThinkSettings, collect
+from tests import waiting
 from tests.servers import free_port, llama_server
 
 
@@ -228,7 +229,11 @@ def test_vllm_chooses_a_persona_lora_adapter_by_model_name(cards, vllm_server):
 def fireside(*args, env=None):
     command = os.path.join(os.path.dirname(sys.executable), "fireside")
     return subprocess.run(
-        [command, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+        [command, *args],
+        capture_output=True,
+        text=True,
+        timeout=waiting.seconds(300),
+        env={**os.environ, **(env or {})},
     )
 
 

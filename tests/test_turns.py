@@ -10,7 +10,7 @@ import pytest
 
 from stage.core.audio import to_16k_mono
 from stage.core.events import FalseInterruption, Interrupted, TurnEnded
-from stage.listen.turns import ListenSettings, is_backchannel, judge_pause
+from stage.listen.turns import ListenSettings, is_backchannel, is_false_start, judge_pause
 from stage.tools.bench.listening import listen_to, paused, speech_end, spoken
 
 SMART = ListenSettings(end_of_turn="smart-turn")
@@ -52,6 +52,29 @@ def test_the_words_and_the_sound_are_weighed_together():
     assert judge_pause("Ravi.", 0.5, 0.99, -0.1, s) == "doubtful"  # a name alone: the question follows
     assert is_backchannel("Mm-hmm.") and is_backchannel("MMMM.") and is_backchannel("")
     assert not is_backchannel("Why?") and not is_backchannel("Right, but what about cash?")
+
+
+def test_a_false_start_over_the_avatar_takes_no_turn_but_a_sentence_does(joe):
+    """A word or two that trail off ("Sorry, but...") and silence: the avatar
+    goes on; the same start with a question after it is a turn."""
+    assert is_false_start("But I...") and is_false_start("So, um.") and not is_false_start("Stop.")
+    assert not is_false_start("But I think you are wrong...") and not is_false_start("Why?")
+    rate = joe.sample_rate
+    quiet = np.zeros(rate, np.float32)
+    for mode in ("smart-turn", "silence"):
+        settings = ListenSettings(end_of_turn=mode)
+        events = listen_to(
+            np.concatenate([quiet, spoken(joe, "Sorry, but")[0], quiet, quiet, quiet]), rate, settings, True
+        )[0]
+        assert any(isinstance(e, Interrupted) for e in events) and not ended(events), events
+        (back,) = [e for e in events if isinstance(e, FalseInterruption)]
+        assert "sorry" in back.text.lower()
+        audio, _ = paused(joe, "Sorry, but", "what does a stablecoin hold?", 0.4)
+        events = listen_to(np.concatenate([quiet, audio, quiet, quiet, quiet]), rate, settings, True)[0]
+        (turn,) = ended(events)
+        assert "stablecoin" in turn.text.lower().replace(" ", "") and not any(
+            isinstance(e, FalseInterruption) for e in events
+        )
 
 
 def speech48(engine, text):

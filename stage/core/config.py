@@ -174,6 +174,21 @@ class CallSettings(Section):
     # the local addresses to offer ICE candidates on; empty: every interface
     ice_addresses: list[str] = []
     max_calls: int = Field(default=8, ge=1, le=256)
+    # the reverse proxies in front of the server (addresses or networks): only
+    # from them is X-Forwarded-For believed, for per-client limits; empty: never
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        import ipaddress
+
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (as 10.0.0.0/8)") from None
+        return proxies
 
 
 class TranslationSettings(Section):

@@ -11,7 +11,9 @@ see ``_transcribe_short``); longer audio goes through faster-whisper.
 Decoding is bounded, so a stuck decode cannot stall a session: a token
 budget in proportion to the audio's length, no repeated n-grams (and no
 conditioning on earlier text, where loops start), and, for long audio, a
-wall-clock limit after which the rest of the segments are dropped.
+token budget for the whole of it, after which the rest of the segments are
+dropped. No bound is on the clock: the same audio gives the same words on a
+busy machine as on a quiet one.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def whisper(name: str = "tiny.en", threads: int | None = None):
 class Recognition:
     text: str
     seconds: float  # how long decoding took
-    truncated: bool  # the wall-clock limit cut it short
+    truncated: bool  # the token budget cut it short
     score: float = 0.0  # Whisper's mean log-probability of its words: how sure it is of them
 
 
@@ -97,7 +99,6 @@ def transcribe(
     audio: np.ndarray,
     model: str = "tiny.en",
     language: str | None = "en",
-    time_limit: float = 2.0,
     vocabulary: str = "",
 ) -> Recognition:
     """Words in 16 kHz mono float32 audio. ``vocabulary``: names and terms to
@@ -129,14 +130,15 @@ def transcribe(
         suppress_blank=True,
         initial_prompt=vocabulary or None,
     )
-    words, truncated, scores = [], False, []
+    words, truncated, scores, budget = [], False, [], _token_budget(seconds)
     for segment in segments:
         if segment.no_speech_prob < 0.8:
             words.append(segment.text.strip())
             scores.append(segment.avg_logprob)
-        if time.perf_counter() - started > time_limit:
+        budget -= len(segment.tokens)
+        if budget <= 0:
             truncated = True
-            log.warning("decoding stopped at its %.1f s limit", time_limit)
+            log.warning("decoding stopped at its budget of %d tokens", _token_budget(seconds))
             break
     score = float(np.mean(scores)) if scores else 0.0
     return Recognition(" ".join(w for w in words if w), time.perf_counter() - started, truncated, score)

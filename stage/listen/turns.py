@@ -7,7 +7,8 @@ words sound) and of a small language model (``stage.listen.sentence_end``,
 what they say), and weighed with Whisper's punctuation (``judge_pause``).
 
 Speech over the avatar pauses it (``Interrupted``). If what follows is no
-turn, or only a backchannel ("mm-hm", "right", a cough), the avatar resumes
+turn, only a backchannel ("mm-hm", "right", a cough) or a false start ("But
+I'm..."), the avatar resumes
 (``FalseInterruption``); a real turn ends as any other (``TurnEnded``), and
 the answer it interrupted is dropped."""
 
@@ -87,6 +88,13 @@ def is_backchannel(text: str) -> bool:
     "right", "yes", "I see", a laugh ("hahaha")."""
     words = re.findall(r"[\w']+", text.lower())
     return len(words) <= 4 and all(w in _BACKCHANNEL or re.fullmatch(r"[mnhu]+|(ha|he)+h?", w) for w in words)
+
+
+def is_false_start(text: str) -> bool:
+    """A word or two that trail off ("But I'm...", "So,") with nothing
+    after them: over the avatar, no turn taken (LiveKit's
+    ``min_interruption_words``, for words that go nowhere)."""
+    return len(re.findall(r"[\w']+", text)) <= 2 and looks_unfinished(text)
 
 
 def judge_pause(text: str, sentence: float, sound: float, sure: float, settings: ListenSettings) -> str:
@@ -249,6 +257,8 @@ class TurnTaker:
             # no turn taken: the avatar goes on soon, at once after a whole "mm-hm"
             trails = not text or text.rstrip().endswith((",", "-", "...", "…"))
             return self.s.resume_after if trails else min(self.s.turn_check, self.s.hangover)
+        if self._interrupted and is_false_start(text):
+            return self.s.resume_after  # unless more words follow, the avatar goes on
         longest = self.s.max_hangover
         if self.model is None:  # end_of_turn: silence
             return min(longest, self.s.unfinished_hangover if text and looks_unfinished(text) else self.s.hangover)
@@ -277,7 +287,7 @@ class TurnTaker:
         self._turn, self._silence_start, self._verdict, self._whole = None, None, None, 0.0
         self._interrupted = self._pending_sent = False
         self._pre_roll.clear()
-        if interrupted and is_backchannel(text):
+        if interrupted and (is_backchannel(text) or is_false_start(text)):
             return [FalseInterruption(decided or now, text)]  # no turn taken: the avatar goes on
         if not text:
             return []  # a noise Whisper heard no words in: no turn

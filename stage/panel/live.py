@@ -19,8 +19,8 @@ import numpy as np
 from stage.core.clock import Clock
 from stage.core.runtime import Runtime, default_runtime
 from stage.core.wire import AskedMessage, Message, StoppedMessage
+from stage.panel.audit import AuditLog
 from stage.panel.feed import Feed
-from stage.panel.queue import AuditLog
 from stage.panel.relay import Relay
 from stage.panel.show import ALL, Show
 from stage.panel.translate import Translations, Translator

@@ -1,7 +1,8 @@
 """The moderated panel's record: the audience's questions, and everything
 decided and said about them, in an append-only audit log (JSON lines).
 
-The question queue is stored nowhere else: it is what the log says,
+The log itself (stage/panel/audit.py) is chained, so an edit shows. The
+question queue is stored nowhere else: it is what the log says,
 replayed when the server starts, so after a restart the queue and the log
 are exactly what they were. A torn last line (the power went mid-write) is
 skipped, never fatal.
@@ -9,16 +10,14 @@ skipped, never fatal.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 
 from stage.core.errors import FiresideError
+from stage.panel.audit import AuditLog
 
 MAX_QUESTION = 300  # characters
 MAX_NAME = 60
@@ -44,42 +43,6 @@ class Question:
     order: float = 0.0  # the queue is sorted by this
     submitted: str = ""  # ISO time
     edited: bool = False
-
-
-class AuditLog:
-    """Append-only JSON lines; each record has ``at`` (UTC, ISO) and ``event``."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        if self.path.exists() and self.path.stat().st_size:
-            with open(self.path, "rb+") as log:  # a torn last line is closed, so the next record is whole
-                log.seek(-1, 2)
-                if log.read(1) != b"\n":
-                    log.write(b"\n")
-
-    def write(self, event: str, **fields) -> dict:
-        record = {"at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event, **fields}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as out:
-            out.write(line)
-            out.flush()
-        return record
-
-    def records(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        records = []
-        with open(self.path, encoding="utf-8", errors="replace") as log:
-            for line in log:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a torn line: what was whole is kept
-                if isinstance(record, dict) and "event" in record:
-                    records.append(record)
-        return records
 
 
 class QuestionQueue:

@@ -8,8 +8,8 @@ from dataclasses import asdict
 
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision
 from stage.core.wire import CaptionMessage, ClauseMessage, DecisionMessage, Message
+from stage.panel.audit import AuditLog
 from stage.panel.feed import Feed
-from stage.panel.queue import AuditLog
 from stage.panel.translate import Translations
 
 

@@ -122,8 +122,10 @@ class CallSession:
                 self.speaker.resume()  # a cough, an "mm-hm": the answer goes on
             elif isinstance(event, Transcript):
                 self.send(CaptionMessage(speaker="person", text=event.text, final=event.final))
-            elif isinstance(event, TurnPending):
-                self.ask(event.text, draft=True)  # prepared while the silence confirms the turn
+            elif isinstance(event, TurnPending) and not self.speaker.paused:
+                # prepared while the silence confirms the turn; not over a paused
+                # answer, which a draft would drop before the turn is sure
+                self.ask(event.text, draft=True)
             elif isinstance(event, TurnResumed):
                 self._drop_draft()
             elif isinstance(event, TurnEnded):

@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
             "rehearse",
             "panel",
             "livekit",
+            "fuzz",
         ],
     )
     bench.add_argument("--url", help="call: a running server (default: start one here)")
@@ -156,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
     strip.add_argument("--video", type=Path, help="also write both rigs side by side, speaking, to this MP4")
     strip.set_defaults(run=_strip)
+
+    audit = commands.add_parser("audit", help="a panel's audit log")
+    audit_actions = audit.add_subparsers(required=True, metavar="ACTION")
+    check = audit_actions.add_parser("verify", help="check that no record was edited, removed or moved")
+    check.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
+    check.set_defaults(run=_audit_verify)
     return parser
 
 
@@ -469,6 +476,20 @@ def _llm_serve(args, config: FiresideConfig) -> int:
     from stage.tools.vllm_server import serve
 
     return serve(config, args.python, dry_run=args.dry_run)
+
+
+def _audit_verify(args, config: FiresideConfig) -> int:
+    from stage.panel.audit import verify
+
+    if not args.log.is_file():
+        raise FiresideError(f"{args.log}: no such file")
+    count, problems = verify(args.log)
+    for problem in problems:
+        out.print(f"{args.log}: {problem}", markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        return 1
+    out.print(f"{args.log}: {count} records, the chain holds", markup=False, highlight=False, soft_wrap=True)
+    return 0
 
 
 def _strip(args, config: FiresideConfig) -> int:

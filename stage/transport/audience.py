@@ -10,7 +10,7 @@ from aiohttp import web
 
 from stage.panel.queue import PanelError, TooMany
 from stage.transport.bodies import AskBody
-from stage.transport.http import WEB, RequestError, read_body
+from stage.transport.http import WEB, RequestError, client_address, read_body
 from stage.transport.live_show import LiveShow
 
 log = logging.getLogger("fireside.console")
@@ -31,7 +31,7 @@ class AudienceRoutes:
 
     async def ask(self, request: web.Request) -> web.Response:
         body = await read_body(request, AskBody, MAX_ASK_BODY)
-        client = request.remote or "unknown"
+        client = client_address(request, self.live.proxies)
         try:
             self.live.limit.check(client)
             question = self.live.queue.submit(body.text, body.name, client)

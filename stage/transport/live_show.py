@@ -10,11 +10,12 @@ from pathlib import Path
 from stage.core.config import FiresideConfig
 from stage.core.runtime import Runtime
 from stage.listen.listener import settings_from
+from stage.panel.audit import AuditLog
 from stage.panel.live import Stage
-from stage.panel.queue import AuditLog, QuestionQueue, RateLimit
+from stage.panel.queue import QuestionQueue, RateLimit
 from stage.panel.show import Show
 from stage.panel.translate import Translator
-from stage.transport.http import RequestError
+from stage.transport.http import RequestError, trusted_networks
 from stage.transport.offers import Peers
 from stage.transport.rooms.connect import LiveKitSettings
 from stage.transport.rooms.panel import StageRoom
@@ -38,6 +39,7 @@ class LiveShow:
         self.log = AuditLog(self.folder / "audit.jsonl")
         self.queue = QuestionQueue(self.log, show.panelists)
         self.limit = RateLimit(config.panel.questions_per_minute, 60.0)
+        self.proxies = trusted_networks(config.call.trusted_proxies)  # X-Forwarded-For is read from these
         self.listen_settings = settings_from(config)
         self.log.write("opened", show=show.title, panelists=show.panelists)
         self.stage: Stage | None = None  # the live stage, once the server has made its panelists

@@ -38,7 +38,12 @@ class ModeratorRoutes:
     async def queue_listing(self, request: web.Request) -> web.Response:
         show = self.live.show
         return web.json_response(
-            {"show": show.title, "panelists": show.panelists, "questions": self.live.queue.listing()}
+            {
+                "show": show.title,
+                "panelists": show.panelists,
+                "questions": self.live.queue.listing(),
+                "audit": self.live.log.failing,  # why the audit log cannot be written, or null
+            }
         )
 
     async def change(self, request: web.Request) -> web.Response:

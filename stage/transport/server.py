@@ -3,7 +3,8 @@
 - ``GET /``: the call page; ``GET /personas``: who can be called (JSON);
   ``GET /status``: the calls under way;
 - ``POST /offer`` with ``{"sdp", "type", "persona"}`` answers
-  ``{"sdp", "type", "session"}``. Any WebRTC client that speaks this works.
+  ``{"sdp", "type", "session"}``. Any WebRTC client that speaks this works;
+- ``GET /openapi.json``: every endpoint, as an OpenAPI document.
 
 Each call is a :class:`~stage.session.call.CallSession` of its own; a closed or
 failed connection frees it (stage/transport/offers.py). Bad requests get a 4xx
@@ -26,10 +27,26 @@ from stage.listen.listener import settings_from
 from stage.session.call import CallSession
 from stage.think.persona import PersonaCard, load_personas
 from stage.think.thinker import thinker_for
+from stage.transport import openapi
 from stage.transport.bodies import CallOffer
-from stage.transport.http import MAX_BODY, WEB, RequestError, json_errors, read_body
+from stage.transport.http import (
+    MAX_BODY,
+    WEB,
+    AccessLog,
+    RequestError,
+    json_errors,
+    read_body,
+    same_origin,
+    security_headers,
+)
 from stage.transport.offers import Peer, Peers, accept_offer, hear_microphone, without_playout_wait
-from stage.transport.webrtc import AvatarAudioTrack, AvatarVideoTrack, caption_sender, restrict_ice
+from stage.transport.webrtc import (
+    AvatarAudioTrack,
+    AvatarVideoTrack,
+    caption_sender,
+    notice_lost_peers,
+    restrict_ice,
+)
 from voices.catalog import VoiceCatalog
 from voices.speech import remembered, speakable_pieces
 
@@ -52,6 +69,7 @@ class CallServer:
             console.open_stage({pid: self.session_for(pid) for pid in console.show.panelists}, self.runtime)
         if config.call.ice_addresses:
             restrict_ice(config.call.ice_addresses)
+        notice_lost_peers()
 
     def session_for(self, pid: str) -> CallSession:
         """A session with a persona: its thinker, voice and face."""
@@ -88,17 +106,23 @@ class CallServer:
 
     def app(self) -> web.Application:
         guards = self.console.middlewares if self.console is not None else []
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors, *guards])
+        app = web.Application(
+            client_max_size=MAX_BODY, middlewares=[security_headers, json_errors, same_origin, *guards]
+        )
         app.router.add_get("/", self.index)
         app.router.add_get("/personas", self.personas)
         app.router.add_get("/status", self.status)
         app.router.add_post("/offer", self.offer)
+        app.router.add_get("/openapi.json", self.openapi)
         app.router.add_static("/static", WEB)
         if self.console is not None:
             self.console.add_routes(app)
         app.on_shutdown.append(self.shutdown)
         app.on_cleanup.append(self.cleanup)
         return app
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi.document(request.app))
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB / "index.html")
@@ -178,6 +202,8 @@ def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None =
         if console.live.room is not None:
             print(f"The panel publishes into LiveKit room {console.live.room.name!r} at {livekit.url}", flush=True)
         print(f"The audience asks at http://{host}:{port}/ask", flush=True)
-        print(f"The moderator's console: http://{host}:{port}/console?token={console.token}", flush=True)
+        # a token from the config is not printed (nor logged): its owner has it
+        token = "<panel.token in your config>" if config.panel.token else console.token
+        print(f"The moderator's console: http://{host}:{port}/console?token={token}", flush=True)
         print(f"The audit log: {console.log.path}", flush=True)
-    web.run_app(server.app(), host=host, port=port, print=None)
+    web.run_app(server.app(), host=host, port=port, print=None, access_log_class=AccessLog)

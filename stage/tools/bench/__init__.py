@@ -2,7 +2,7 @@
 
 Figures, not pass/fail: the tests never time anything. One module per kind
 of work: media (render, tts), faces (avatar), answers (think, answers), listening (listen),
-live (call, panel), rooms (livekit) and rehearsal (rehearse).
+live (call, panel), rooms (livekit), rehearsal (rehearse) and fuzz (generated bad input).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ MODULES = {
     "panel": "live",
     "livekit": "rooms",
     "rehearse": "rehearsal",
+    "fuzz": "fuzz",
 }
 
 

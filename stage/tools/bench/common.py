@@ -66,7 +66,8 @@ def start_server(config_text: str, *serve_args: str, port: int = 8765):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    answering(server, f"{url}/status", 120, "the server did not start")
+    # warming its models takes a while, longer on a busy machine; a server that dies fails at once
+    answering(server, f"{url}/status", 600, "the server did not start")
     return server, url
 
 
