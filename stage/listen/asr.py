@@ -35,6 +35,7 @@ from stage.core.paths import cache_dir, package_dir
 log = logging.getLogger("fireside.asr")
 
 TOKENS_PER_SECOND = 8  # fast speech is about 4 words, 6 tokens, a second
+WINDOW_TOKENS = 220  # new tokens in one 30 s window at most: Whisper holds 448, and a prompt up to 224
 MIN_WINDOW = 5  # seconds: the shortest encoder window (see _window_frames)
 SHORT_WINDOW_MAX = 25.0  # seconds of audio that one short window takes
 MAX_WORDS_PER_SECOND = 4.5  # faster than people speak: a decode that loops
@@ -121,7 +122,7 @@ def transcribe(
         condition_on_previous_text=False,
         without_timestamps=True,
         vad_filter=False,
-        max_new_tokens=_token_budget(seconds),
+        max_new_tokens=min(_token_budget(seconds), WINDOW_TOKENS),  # each 30 s window: Whisper holds 448 tokens
         no_repeat_ngram_size=3,
         repetition_penalty=1.1,
         compression_ratio_threshold=2.4,
