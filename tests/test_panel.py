@@ -116,6 +116,12 @@ def test_rate_limit_per_client():
     limit.check("b")  # another client is not held back
 
 
+def verify_command(path) -> subprocess.CompletedProcess:
+    """``fireside audit verify PATH``, run."""
+    command = os.path.join(os.path.dirname(sys.executable), "fireside")
+    return subprocess.run([command, "audit", "verify", str(path)], capture_output=True, text=True)
+
+
 def test_the_audit_log_is_chained_and_verify_names_the_line_changed(tmp_path):
     from stage.panel.audit import verify
 
@@ -141,18 +147,10 @@ def test_the_audit_log_is_chained_and_verify_names_the_line_changed(tmp_path):
     assert problems(lines + ['{"event": "stop"}\n']) == ["line 7: a record with no hash: not written by this log"]
     # the command says the same, and fails
     path.write_text("".join(edited))
-    done = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "fireside"), "audit", "verify", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    done = verify_command(path)
     assert done.returncode == 1 and "line 3: edited" in done.stdout
     path.write_text("".join(lines))
-    done = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "fireside"), "audit", "verify", str(path)],
-        capture_output=True,
-        text=True,
-    )
+    done = verify_command(path)
     assert done.returncode == 0 and "6 records, the chain holds" in done.stdout
 
 
