@@ -89,10 +89,18 @@ async def same_origin(request: web.Request, handler):
     moderator's token, the body). Behind a proxy, the proxy keeps ``Host``."""
     if request.method == "POST":
         origin = request.headers.get("Origin")
-        foreign = origin is not None and (origin == "null" or URL(origin).host_port_subcomponent != request.host)
+        foreign = origin is not None and _host_of(origin) != request.host
         if foreign or request.headers.get("Sec-Fetch-Site") == "cross-site":
             raise RequestError(403, "a request from another site's page is refused")
     return await handler(request)
+
+
+def _host_of(origin: str) -> str | None:
+    """The host (and port) an ``Origin`` names; None for "null" or a malformed one."""
+    try:
+        return URL(origin).host_port_subcomponent
+    except ValueError:
+        return None
 
 
 class AccessLog(AccessLogger):
