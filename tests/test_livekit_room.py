@@ -79,7 +79,12 @@ class Person:
         rtc = self.rtc
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        subscribed = asyncio.Event()
+        self.room.on("local_track_subscribed", lambda track: subscribed.set())
         self.microphone = (await self.room.local_participant.publish_track(track, options)).sid
+        # the avatar hears the question from its first word: on a busy machine its
+        # subscription may come after the half second of silence before it
+        assert await until(subscribed.is_set, 30), "the avatar never subscribed to the microphone"
         sent = np.concatenate([np.zeros(RATE // 2, np.int16), pcm, np.zeros(RATE * 2, np.int16)])
         sent = np.pad(sent, (0, -len(sent) % FRAME))
         for i in range(0, len(sent), FRAME):

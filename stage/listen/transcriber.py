@@ -1,9 +1,14 @@
 """The words of a turn, for the listener: partial transcripts while the
 person speaks, and the final one, started early, during the pause that may
-end the turn, so that it is ready when the turn ends."""
+end the turn, so that it is ready when the turn ends.
+
+Whisper failing (out of memory, a broken model file) costs the turn it was
+hearing, never the listening: its words come back empty, and a turn with no
+words is no turn."""
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import Executor, Future
 
@@ -11,6 +16,9 @@ import numpy as np
 
 from stage.core.events import Transcript
 from stage.listen.asr import Recognition, transcribe
+
+log = logging.getLogger("fireside.listen")
+NOTHING = Recognition("", 0.0, False)
 
 
 class Transcriber:
@@ -34,7 +42,7 @@ class Transcriber:
 
     def recognize(self, frames: list[np.ndarray]) -> Recognition:
         audio = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-        return transcribe(audio, self.model, self.language, vocabulary=self.vocabulary)
+        return _heard(audio, self.model, self.language, vocabulary=self.vocabulary)
 
     # -- partial transcripts ------------------------------------------------
     @property
@@ -47,7 +55,7 @@ class Transcriber:
         if not self.live:
             text = self.words(frames)
             return [Transcript("person", text, False, start, end)] if text else []
-        job = self._partials.submit(transcribe, np.concatenate(frames), self.model, self.language)
+        job = self._partials.submit(_heard, np.concatenate(frames), self.model, self.language)
         self._job = (job, start, end)
         return []
 
@@ -92,3 +100,12 @@ class Transcriber:
         self.final_compute.append(time.perf_counter() - started)
         self._early = None
         return text
+
+
+def _heard(audio: np.ndarray, *args, **kwargs) -> Recognition:
+    """Whisper's words, or none when it fails (the turn is dropped, listening goes on)."""
+    try:
+        return transcribe(audio, *args, **kwargs)
+    except Exception as err:  # noqa: BLE001 - any failure of the model costs this turn only
+        log.warning("speech recognition failed on %.1f s of audio, the turn is dropped: %r", len(audio) / 16000, err)
+        return NOTHING

@@ -70,6 +70,7 @@ class CallSession:
         self.events: list[tuple[float, object]] = []  # what happened, when (for tests and benchmarks)
         self.speaker = Speaking(persona_id, voice, self.renderer, self.clock, Mixer(), self.runtime, self._record)
         self.speaker.heard = lambda audio: self.listener and self.listener.add_playback(audio)
+        self.speaker.holding = lambda: self.thinker.card.holding_line(self.thinker.turn)
         self._draft: str | None = None  # the question a draft answer is being prepared for
         self._listening = asyncio.Lock()
         self.closed = False

@@ -76,6 +76,7 @@ class Speaking:
         self.record = record  # every event, as it happens (the session's log and observer)
         self.send: Callable[[Message], None] = lambda message: None
         self.heard: Callable[[object], None] = lambda audio: None  # the avatar's own voice, for echo-aware listening
+        self.holding: Callable[[], str] | None = None  # the line said instead when the voice fails mid-answer
         self.timeline = Timeline()
         self.timings: dict[str, float] = {}  # where the time goes after the person stops (session clock)
         self._task: asyncio.Task | None = None
@@ -128,6 +129,7 @@ class Speaking:
             earliest=self._earliest,
             pool=self.runtime.speech,
             on_voiced=lambda piece: self.timings.setdefault("first_voiced", self.clock.now()),
+            holding=self.holding,
         )
         async for event in answer:
             if isinstance(event, Voiced):

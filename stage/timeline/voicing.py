@@ -8,6 +8,10 @@ a guardrail decision or the answer's end waits for ``ready`` (a draft answer
 is thought and voiced at once, but says nothing until its turn is
 confirmed), and the persona's time limit ends the answer after the clause
 that crosses it ("cut at the time limit").
+
+Live, a voice that fails mid-answer (Piper raising) does not leave the
+person in silence: the answer stops there, and the persona's holding line
+is said instead, from the voice's memory (``holding``).
 """
 
 from __future__ import annotations
@@ -47,23 +51,32 @@ async def voice_answer(
     earliest: Callable[[], float] = lambda: 0.0,
     pool: Executor | None = None,
     on_voiced: Callable[[Speech], None] | None = None,
+    holding: Callable[[], str] | None = None,
 ) -> AsyncIterator:
     """The answer's events, each clause followed by its :class:`Voiced` pieces.
 
     Speech is made on ``pool`` (a piece at a time, so a long sentence starts
     before it is whole) or, without one, here and from the voice's memory
-    (the same words, the same speech: a rehearsal's is repeatable)."""
+    (the same words, the same speech: a rehearsal's is repeatable).
+    ``holding``: the line said when the voice fails (live only)."""
     timeline.begin(limit)
     try:
         async for event in answer:
             if isinstance(event, Clause):
                 yield event
-                async for piece in _pieces(voice, event, pool):
-                    if on_voiced is not None:
-                        on_voiced(piece)
-                    if ready is not None:
-                        await ready.wait()
-                    yield Voiced(timeline.place(piece, speaker, event.sources, earliest()), event)
+                try:
+                    async for piece in _pieces(voice, event, pool):
+                        if on_voiced is not None:
+                            on_voiced(piece)
+                        if ready is not None:
+                            await ready.wait()
+                        yield Voiced(timeline.place(piece, speaker, event.sources, earliest()), event)
+                except VoiceFailed as err:
+                    if holding is None:
+                        raise
+                    async for held in _held(err, holding(), voice, timeline, speaker, ready, earliest, pool):
+                        yield held
+                    return
                 if timeline.over_limit:
                     if ready is not None:
                         await ready.wait()
@@ -80,6 +93,35 @@ async def voice_answer(
 def voice_now(clause: Clause, voice: SpeechEngine, timeline: Timeline, speaker: str = "") -> list[Voiced]:
     """A clause voiced here and now, from the voice's memory, placed on the timeline."""
     return [Voiced(timeline.place(piece, speaker, clause.sources), clause) for piece in remembered(voice, clause.text)]
+
+
+class VoiceFailed(RuntimeError):
+    """The voice raised while saying a clause (not text it cannot say: that clause is left out)."""
+
+
+async def _held(
+    err: VoiceFailed, line: str, voice: SpeechEngine, timeline: Timeline, speaker: str, ready, earliest, pool
+) -> AsyncIterator:
+    """The answer stops where the voice failed: the decision, the holding
+    ``line`` from the voice's memory (made once, so a voice that fails on
+    new text may still say it), the end."""
+    log.warning("the voice failed mid-answer, a holding line instead: %s", err)
+    yield GuardrailDecision("voice", "hold", "voice-failure", str(err))
+    clause = Clause(line, (), "holding")
+    try:
+        pieces = await asyncio.get_running_loop().run_in_executor(pool, remembered, voice, line)
+    except Exception as again:  # noqa: BLE001 - the voice cannot even say that: the answer ends in silence
+        log.warning("the voice cannot say the holding line either: %r", again)
+        pieces = ()
+    if pieces:
+        yield clause
+    for piece in pieces:
+        if ready is not None:
+            await ready.wait()
+        yield Voiced(timeline.place(piece, speaker, (), earliest()), clause)
+    if ready is not None:
+        await ready.wait()
+    yield AnswerEnd("held")
 
 
 def _flagged(event) -> bool:
@@ -102,3 +144,5 @@ async def _pieces(voice: SpeechEngine, clause: Clause, pool: Executor | None) ->
             yield piece
     except SpeechError as err:  # live, a clause that cannot be said is left out, not the whole answer
         log.warning("cannot say %r: %s", clause.text, err)
+    except Exception as err:  # noqa: BLE001 - the voice itself failed (Piper raised)
+        raise VoiceFailed(f"the voice failed on {clause.text!r}: {err!r}") from err

@@ -72,12 +72,14 @@ def _parser() -> argparse.ArgumentParser:
             "panel",
             "livekit",
             "fuzz",
+            "soak",
         ],
     )
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument(
         "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
     )
+    bench.add_argument("--minutes", type=float, help="soak: how long the call is held (default 30)")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
@@ -275,7 +277,7 @@ def _voices(args, config: FiresideConfig) -> int:
 def _bench(args, config: FiresideConfig) -> int:
     from stage.tools import bench
 
-    records = bench.run(args.name, config, quick=args.quick, llm=args.llm, url=args.url)
+    records = bench.run(args.name, config, quick=args.quick, llm=args.llm, url=args.url, minutes=args.minutes)
     if args.json:
         print(json.dumps(records, indent=2))
     else:

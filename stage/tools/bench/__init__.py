@@ -2,7 +2,8 @@
 
 Figures, not pass/fail: the tests never time anything. One module per kind
 of work: media (render, tts), faces (avatar), answers (think, answers), listening (listen),
-live (call, panel), rooms (livekit), rehearsal (rehearse) and fuzz (generated bad input).
+live (call, panel), rooms (livekit), rehearsal (rehearse), fuzz (generated bad input) and
+soak (a long call).
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ MODULES = {
     "livekit": "rooms",
     "rehearse": "rehearsal",
     "fuzz": "fuzz",
+    "soak": "soak",
 }
 
 
 def run(
-    name: str, config: FiresideConfig, quick: bool = False, llm: list[str] = (), url: str | None = None
+    name: str,
+    config: FiresideConfig,
+    quick: bool = False,
+    llm: list[str] = (),
+    url: str | None = None,
+    minutes: float | None = None,
 ) -> list[dict]:
     """The figures of benchmark ``name`` (its module is imported only now: each needs its own models)."""
     bench = getattr(importlib.import_module(f"stage.tools.bench.{MODULES[name]}"), f"bench_{name}")
@@ -36,4 +43,6 @@ def run(
         return bench(config, quick, llm)
     if name == "call":
         return bench(config, quick, url)
+    if name == "soak":
+        return bench(config, quick, minutes)
     return bench(config, quick)
