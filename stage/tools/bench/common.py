@@ -31,6 +31,15 @@ def speech_end(audio: np.ndarray, rate: int) -> float:
     return (loud[-1] + frame) / rate if loud else 0.0
 
 
+def speech48(engine, text: str) -> np.ndarray:
+    """``text`` said by ``engine``, as a caller's microphone sends it: int16 mono at 48 kHz."""
+    from stage.core.audio import Resampler
+
+    pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
+    resample = Resampler(engine.sample_rate, target=48000)
+    return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
+
+
 def one_core() -> None:
     cv2.setNumThreads(1)
     if hasattr(os, "sched_setaffinity"):

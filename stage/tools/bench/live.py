@@ -10,11 +10,10 @@ import aiohttp
 import numpy as np
 
 from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
-from stage.core.audio import Resampler
 from stage.core.config import FiresideConfig
 from stage.core.paths import SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
-from stage.tools.bench.common import first_sound, percentile, record, speech_end, start_server
+from stage.tools.bench.common import first_sound, percentile, record, speech48, speech_end, start_server
 from stage.tools.call_client import CallClient, StageViewer
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
@@ -38,11 +37,6 @@ def bench_call(config: FiresideConfig, quick: bool = False, url: str | None = No
 async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[dict]:
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
 
-    def speech48(text: str) -> np.ndarray:
-        pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
-        resample = Resampler(engine.sample_rate, target=48000)
-        return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
-
     # 1. voice to voice, and the audio/video offset, over several turns
     questions = [q for pid, q in THINK_QUESTIONS if pid == "ada"] + ["What is open banking?"]
     turns = 2 if quick else 10
@@ -55,7 +49,7 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
     for i in range(turns):
         turn_started = time.perf_counter()
         client.frames.clear()
-        question = speech48(questions[i % len(questions)])
+        question = speech48(engine, questions[i % len(questions)])
         client.microphone.say(question)
         count = len(client.microphone.ended_at)
         while len(client.microphone.ended_at) == count:

@@ -19,11 +19,10 @@ import time
 import numpy as np
 import psutil
 
-from stage.core.audio import Resampler
 from stage.core.config import FiresideConfig
 from stage.core.paths import PROJECT, SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
-from stage.tools.bench.common import answering, first_sound, percentile, record, start_server
+from stage.tools.bench.common import answering, first_sound, percentile, record, speech48, start_server
 from stage.tools.bench.live import answer_ended
 from stage.tools.call_client import CallClient, StageViewer
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
@@ -42,12 +41,9 @@ def bench_livekit(config: FiresideConfig, quick: bool = False) -> list[dict]:
     settings = LiveKitSettings.from_env()
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
 
-    def speech48(text: str) -> np.ndarray:
-        pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
-        resample = Resampler(engine.sample_rate, target=RATE)
-        return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
-
-    questions = [speech48(q) for pid, q in THINK_QUESTIONS if pid == "ada"] + [speech48("What is open banking?")]
+    questions = [speech48(engine, q) for pid, q in THINK_QUESTIONS if pid == "ada"] + [
+        speech48(engine, "What is open banking?")
+    ]
     turns = 3 if quick else 10
     try:
         in_room = _in_room(settings, questions, turns)

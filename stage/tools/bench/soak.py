@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
-from stage.core.audio import Resampler
 from stage.core.config import FiresideConfig
 from stage.tools.bench.answers import THINK_QUESTIONS
-from stage.tools.bench.common import first_sound, percentile, record, speech_end, start_server
+from stage.tools.bench.common import first_sound, percentile, record, speech48, speech_end, start_server
 from stage.tools.call_client import CallClient
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
@@ -59,12 +58,7 @@ def usage(pid: int) -> tuple[float, int]:
 async def _soak(config: FiresideConfig, url: str, server, minutes: float) -> list[dict]:
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
 
-    def speech48(text: str) -> np.ndarray:
-        resample = Resampler(engine.sample_rate, target=48000)
-        pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
-        return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
-
-    questions = [speech48(q) for pid, q in THINK_QUESTIONS if pid == "ada"]
+    questions = [speech48(engine, q) for pid, q in THINK_QUESTIONS if pid == "ada"]
     x0, y0, x1, y1 = StylizedRig.mouth_box_at(config.avatar.size)
     inside = np.array(MOUTH_INSIDE, np.float32)
 
