@@ -9,9 +9,9 @@ from stage.tools.strip import SENTENCE, TILE, make_side_by_side, make_strip
 from tests import waiting
 
 
-def fireside(*args: str) -> subprocess.CompletedProcess:
+def fireside(*args: str, seconds: float = 300) -> subprocess.CompletedProcess:
     command = os.path.join(os.path.dirname(sys.executable), "fireside")
-    return subprocess.run([command, *args], capture_output=True, text=True, timeout=waiting.seconds(300))
+    return subprocess.run([command, *args], capture_output=True, text=True, timeout=waiting.seconds(seconds))
 
 
 def test_bench_render_prints_json_records():
@@ -71,13 +71,7 @@ def test_bench_soak_holds_a_call_for_two_minutes():
     """The soak's figures, from a call held two minutes with a question every
     20 s: every question answered, and nothing leaks (its figures over 30
     minutes are in the README; timings are reported, not asserted)."""
-    command = os.path.join(os.path.dirname(sys.executable), "fireside")
-    run = subprocess.run(
-        [command, "bench", "soak", "--minutes", "2", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=waiting.seconds(900),
-    )
+    run = fireside("bench", "soak", "--minutes", "2", "--json", seconds=900)
     assert run.returncode == 0, run.stderr[-3000:]
     records = {r["name"]: r["value"] for r in json.loads(run.stdout)}
     assert records["soak.questions"] == 6 and records["soak.answered"] == 6, records
@@ -85,3 +79,21 @@ def test_bench_soak_holds_a_call_for_two_minutes():
     assert records["soak.fds.end"] <= records["soak.fds.after_warmup"] + 2, records
     assert {"soak.av_offset.first_minute", "soak.av_offset.last_minute", "soak.rss.growth"} <= set(records)
     assert "soak.minute_01.rss" in records and "soak.dropped_frames.total" in records
+
+
+def test_bench_fuzz_finds_no_crash_on_any_surface():
+    """Generated bad input on every surface (60 each with --quick; the
+    bench's 1,000 each are in the README): no crash, the server alive, a
+    call held through it all still up, and an endless stream cut into turns."""
+    run = fireside("bench", "fuzz", "--json", "--quick", seconds=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = {r["name"]: r["value"] for r in json.loads(run.stdout)}
+    surfaces = {name.split(".inputs")[0] for name in records if name.endswith(".inputs") and name != "fuzz.inputs"}
+    assert {"fuzz.sdp", "fuzz.yaml.card", "fuzz.yaml.show", "fuzz.yaml.config", "fuzz.audio"} <= surfaces
+    assert {"fuzz.http.POST.offer", "fuzz.http.POST.ask", "fuzz.http.POST.console.say"} <= surfaces
+    assert all(records[f"{s}.inputs"] >= 50 for s in surfaces), records
+    assert records["fuzz.crashes"] == 0, run.stderr[-3000:]
+    assert records["fuzz.server_alive"] == 1 and records["fuzz.held_call_survived"] == 1
+    # bad cards are refused, good ones load: the fuzz reaches past the first error
+    assert 0 < records["fuzz.yaml.card.refused"] < 100, records
+    assert records["fuzz.audio.endless_turns_in_70s"] == 3  # max_turn (30 s) ends each turn of endless speech

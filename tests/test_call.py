@@ -100,6 +100,23 @@ def test_bad_offers_get_a_json_error_and_the_server_goes_on(server, body, status
     assert calls(server) == 0  # nothing was left behind
 
 
+def test_offers_aiortc_would_fail_on_later_are_refused_or_taken_never_a_500(server):
+    """Found by ``bench fuzz``: an offer without DTLS fingerprints (aiortc
+    took it and failed connecting), and one whose first media section has
+    lost its ``a=mid`` (aiortc took it, failed to answer it, then to close it)."""
+    from stage.tools.bench.fuzz import real_offer
+
+    lines = real_offer().splitlines()
+    no_fingerprint = "\r\n".join(x for x in lines if not x.startswith("a=fingerprint")) + "\r\n"
+    code, answer = post(server, json.dumps({"sdp": no_fingerprint, "type": "offer", "persona": "ada"}).encode())
+    assert code == 400 and "no DTLS fingerprint" in answer["error"], answer
+    first_mid = lines.index(next(x for x in lines if x.startswith("a=mid:")))
+    no_mid = "\r\n".join(x for i, x in enumerate(lines) if i != first_mid) + "\r\n"
+    code, answer = post(server, json.dumps({"sdp": no_mid, "type": "offer", "persona": "ada"}).encode())
+    assert code == 400 and "cannot be answered" in answer["error"], answer
+    assert calls(server) == 0
+
+
 async def answered(clients, seconds: float) -> None:
     """Wait until every client's answer has ended (or the time is up)."""
     deadline = time.perf_counter() + waiting.seconds(seconds)
@@ -173,7 +190,10 @@ def test_a_call_hears_a_question_and_answers_with_voice_face_and_captions(server
         await asyncio.sleep(1.5)
         client.microphone.say(speech48(joe, "When did FPS launch?"))
         await answered([client], 25)
-        await asyncio.sleep(4)  # let the answer play
+        # the answer has played out: no loud audio for 1.5 s
+        await waiting.until(
+            lambda: time.perf_counter() - max((t for t, _, rms in client.audio if rms > 300), default=0) > 1.5, 30
+        )
         await client.close()
         return client
 
@@ -230,7 +250,7 @@ def test_barge_in_pauses_the_avatar_and_a_real_question_stops_it(server, joe, ca
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # the avatar is speaking now
         client.microphone.say(speech48(catalog.engine("espeak-en"), "Sorry, can I stop you there?"))
-        await asyncio.sleep(3)
+        await waiting.until(lambda: any(m.get("type") == "stopped" for _, m in client.messages), 20)
         await client.close()
         return client
 

@@ -127,6 +127,21 @@ def test_a_pause_mid_sentence_does_not_end_the_turn(joe):
     assert looks_unfinished("I would like to ask you about") and not looks_unfinished("What is FPS?")
 
 
+def test_speech_without_a_pause_is_cut_into_turns_of_max_turn(joe):
+    """Someone who never pauses: a turn ends each ``max_turn`` seconds, and
+    the next starts there, not where the speech began (which once ended a
+    new turn on every 32 ms frame, each with a pass of Whisper)."""
+    pcm = voice(joe, "Banks watch for fraud all day and all night. They look at where a card is used.")
+    blocks = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
+    voiced = blocks[np.sqrt((blocks**2).mean(1)) > 0.02].ravel()  # its pauses taken out
+    stream = np.tile(voiced, int(np.ceil(13 * RATE / len(voiced))))[: 13 * RATE]
+    events, _ = listen(stream, settings=ListenSettings(max_turn=5.0, partial_every=10.0))
+    starts = [e.start for e in events if isinstance(e, SpeechStarted)]
+    assert len(starts) == 3, starts  # at 0, 5 and 10 s: the last ends with the audio
+    assert starts[1] == pytest.approx(5.0, abs=0.3) and starts[2] == pytest.approx(10.0, abs=0.6), starts
+    assert all(e.end - e.start < 5.0 + 0.032 for e in turns(events)), [(e.start, e.end) for e in turns(events)]
+
+
 def test_names_given_as_vocabulary_are_heard_as_names(joe):
     # the moderator's ear expects the panelists' names: Whisper tiny alone hears
     # this "Kwame" as "Quain" (and "Ravi" as "Radi", "Rady" or "Ready", run to run)

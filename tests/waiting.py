@@ -38,3 +38,15 @@ def wait_until(condition, limit: float, step: float = 0.1) -> bool:
             return False
         time.sleep(step)
     return True
+
+
+async def until(condition, limit: float, step: float = 0.1) -> bool:
+    """``wait_until``, for a test's event loop: the loop runs while it waits."""
+    import asyncio
+
+    deadline = time.monotonic() + seconds(limit)
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(step)
+    return True

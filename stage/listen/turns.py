@@ -211,6 +211,8 @@ class TurnTaker:
             events += self.transcriber.partial(self._turn, self._turn_start, t + FRAME_SECONDS)
         if t + FRAME_SECONDS - self._turn_start >= self.s.max_turn:
             events += self._end_turn(t + FRAME_SECONDS, t + FRAME_SECONDS)
+            # the speech goes on: the next turn starts here, not where this run of speech began
+            self._run_start, self._run_frames = t + FRAME_SECONDS, []
         return events
 
     def _quiet(self, frame: np.ndarray, t: float) -> list:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, Coroutine, Iterator
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription, sdp
 
 from stage.transport.bodies import Offer
 from stage.transport.http import RequestError
@@ -58,7 +58,10 @@ class Peer:
             if self.on_close is not None:
                 await self.on_close()
         finally:
-            await self.pc.close()
+            try:
+                await self.pc.close()
+            except Exception as exc:  # noqa: BLE001 - aiortc fails closing some half-applied offers
+                log.warning("closing %s: %s: %s", self.name, type(exc).__name__, exc)
             tasks = [t for t in self.tasks if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
@@ -116,16 +119,28 @@ async def accept_offer(
     peers.add(peer)
     try:
         try:
+            _check_dtls(offer.sdp)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
         except Exception as exc:  # noqa: BLE001 - aiortc's parse errors vary: ValueError, KeyError...
             raise RequestError(400, f"malformed SDP offer: {type(exc).__name__}: {exc}") from None
         if prepare is not None:
             prepare(peer)
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # noqa: BLE001 - an offer aiortc took but cannot answer (a section lost its mid)
+            raise RequestError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from None
     except BaseException:
         await peer.close()
         raise
     return peer
+
+
+def _check_dtls(text: str) -> None:
+    """Every media section names its DTLS setup and fingerprint: aiortc
+    takes an offer without them and only fails later, connecting."""
+    for media in sdp.SessionDescription.parse(text).media:
+        if media.dtls is None or not media.dtls.fingerprints:
+            raise ValueError(f"the {media.kind} section has no DTLS fingerprint or setup")
 
 
 def hear_microphone(peer: Peer, listener) -> None:

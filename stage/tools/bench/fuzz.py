@@ -72,7 +72,11 @@ class Surface:
         return [
             record(f"fuzz.{self.name}.inputs", self.tried, "inputs"),
             record(f"fuzz.{self.name}.crashes", len(self.crashes), "crashes"),
-            record(f"fuzz.{self.name}.refused", 100 * self.refused / max(1, self.tried), "% refused clearly"),
+            record(
+                f"fuzz.{self.name}.refused",
+                100 * self.refused / max(1, self.tried),
+                "% refused clearly (the rest: valid, taken)",
+            ),
             record(f"fuzz.{self.name}.refuse_p99", 1000 * percentile(self.took or [0.0], 0.99), "ms"),
         ]
 
@@ -126,6 +130,19 @@ def _bodies(schema: dict | None):
     return st.one_of(as_json, as_json, raw, huge)
 
 
+def _headers(url: str):
+    """The moderator's token mostly (so that bodies get past it), else a
+    wrong, garbled or missing one; an Origin that is the server's, another
+    site's, malformed or none; a content type or none."""
+    ascii_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+    token = st.sampled_from([f"Bearer {TOKEN}"] * 3 + ["Bearer wrong-token", "Basic Zm9vOmJhcg==", ""]) | ascii_text
+    origin = st.sampled_from([None, None, url, "http://evil.example", "null", "http://[::1", "::::"]) | ascii_text
+    kind = st.sampled_from(["application/json", "application/json", "text/plain", "multipart/form-data", None])
+    return st.tuples(token, origin, kind).map(
+        lambda t: {k: v for k, v in (("Authorization", t[0]), ("Origin", t[1]), ("Content-Type", t[2])) if v}
+    )
+
+
 class HeldCall:
     """A call kept open through the fuzz, on a loop of its own thread (so it
     answers its connection's checks while the fuzz runs)."""
@@ -158,17 +175,16 @@ def fuzz_http(url: str, count: int) -> list[Surface]:
             method = method.upper()
             surface = Surface(f"http.{method}.{path.strip('/').replace('/', '.') or 'root'}")
             schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 
-            def one(example, method=method, path=path, surface=surface, headers=headers):
-                where, body = example
+            def one(example, method=method, path=path, surface=surface):
+                where, body, headers = example
                 target = path.replace("{qid}", where) if "{qid}" in path else f"{path}?after={where}"
                 status, data, took = client.send(method, target, body, headers)
                 _judge(surface, status, data, took, f"{method} {target[:60]}")
 
             queries = st.text(max_size=20).map(lambda s: quote(s, safe="") or "x")  # any text, percent-encoded
             bodies = _bodies(schema) if method == "POST" else st.none()
-            _run(st.tuples(queries, bodies), count, one)
+            _run(st.tuples(queries, bodies, _headers(url)), count, one)
             surfaces.append(surface)
     return surfaces
 
@@ -259,10 +275,12 @@ def fuzz_yaml(count: int) -> list[Surface]:
         "config": (config, load_config),
     }
     folder = Path(tempfile.mkdtemp(prefix="fireside-fuzz-"))
+    (folder / "knowledge").symlink_to(PROMPTS / "knowledge")  # what the cards name, beside them as in prompts/
+    (folder / "personas").mkdir()
     surfaces = []
     for kind, (text, load) in kinds.items():
         surface = Surface(f"yaml.{kind}")
-        path = folder / f"{kind}.yaml"
+        path = folder / "personas" / f"{kind}.yaml"
 
         def one(example, load=load, surface=surface, path=path):
             text, raw = example
@@ -335,22 +353,31 @@ def fuzz_audio(config: FiresideConfig, count: int) -> Surface:
 
 def endless(config: FiresideConfig) -> list[dict]:
     """Speech that never pauses, 70 s of it: its turns must still end (``max_turn``)."""
-    from stage.core.events import TurnEnded
+    from stage.core.events import SpeechStarted, TurnEnded
     from stage.listen.listener import Listener, settings_from
     from voices.catalog import VoiceCatalog
 
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
-    words = "Banks watch for fraud all day and all night and they never stop talking about it "
+    words = (
+        "Banks watch for fraud all day and all night. They look at where a card is used, how much is spent, "
+        "and at what hour. A payment that breaks the pattern is held, and the customer gets a call. "
+        "Some banks train models on years of payments, others write rules by hand, and most do both. "
+    )
     pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(words)]).astype(np.float32) / 32768
     rate = engine.sample_rate
-    voiced = pcm[np.abs(pcm) > 0.01]  # no pause anywhere
+    blocks = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)  # 7 ms at Piper's 22 kHz
+    voiced = blocks[np.sqrt((blocks**2).mean(1)) > 0.02].ravel()  # its pauses taken out: no pause anywhere
     stream = np.tile(voiced, int(np.ceil(70 * rate / len(voiced))))[: 70 * rate]
     settings = settings_from(config)
     settings.partial_every = 10.0  # the subject is the turn's end: few partials (each reads the whole turn)
     listener = Listener(settings, sample_rate=rate)
-    ended = [e for i in range(0, len(stream), rate // 50) for e in listener.feed(stream[i : i + rate // 50])]
-    turns = [e for e in ended if isinstance(e, TurnEnded)]
-    return [record("fuzz.audio.endless_turns_in_70s", len(turns), "turns (max_turn ends each)")]
+    events = [e for i in range(0, len(stream), rate // 50) for e in listener.feed(stream[i : i + rate // 50])]
+    started = [e for e in events if isinstance(e, SpeechStarted)]
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    return [
+        record("fuzz.audio.endless_turns_in_70s", len(started), "turns begun (3: max_turn ends one each 30 s)"),
+        record("fuzz.audio.endless_turns_heard", len(ended), "of those ended, turns with words"),
+    ]
 
 
 def bench_fuzz(config: FiresideConfig, quick: bool = False) -> list[dict]:
