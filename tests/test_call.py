@@ -119,11 +119,9 @@ def test_offers_aiortc_would_fail_on_later_are_refused_or_taken_never_a_500(serv
 
 async def answered(clients, seconds: float) -> None:
     """Wait until every client's answer has ended (or the time is up)."""
-    deadline = time.perf_counter() + waiting.seconds(seconds)
-    while time.perf_counter() < deadline and not all(
-        any(m.get("type") == "answer_end" for _, m in c.messages) for c in clients
-    ):
-        await asyncio.sleep(0.2)
+    await waiting.until(
+        lambda: all(any(m.get("type") == "answer_end" for _, m in c.messages) for c in clients), seconds
+    )
 
 
 LOST_CALLER = """

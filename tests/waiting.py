@@ -6,6 +6,7 @@ else 1 plus the machine's load per core when the tests start."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -42,8 +43,6 @@ def wait_until(condition, limit: float, step: float = 0.1) -> bool:
 
 async def until(condition, limit: float, step: float = 0.1) -> bool:
     """``wait_until``, for a test's event loop: the loop runs while it waits."""
-    import asyncio
-
     deadline = time.monotonic() + seconds(limit)
     while not condition():
         if time.monotonic() > deadline:
