@@ -17,6 +17,7 @@ from stage.listen import asr
 from stage.listen.asr import SHORT_WINDOW_MAX, transcribe
 from stage.listen.listener import Listener
 from stage.listen.turns import ListenSettings, looks_unfinished
+from stage.tools.bench.fuzz import pauseless
 from tests import waiting
 
 RATE = 22050
@@ -132,9 +133,7 @@ def test_speech_without_a_pause_is_cut_into_turns_of_max_turn(joe):
     the next starts there, not where the speech began (which once ended a
     new turn on every 32 ms frame, each with a pass of Whisper)."""
     pcm = voice(joe, "Banks watch for fraud all day and all night. They look at where a card is used.")
-    blocks = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
-    voiced = blocks[np.sqrt((blocks**2).mean(1)) > 0.02].ravel()  # its pauses taken out
-    stream = np.tile(voiced, int(np.ceil(13 * RATE / len(voiced))))[: 13 * RATE]
+    stream = pauseless(pcm, 13 * RATE)
     events, _ = listen(stream, settings=ListenSettings(max_turn=5.0, partial_every=10.0))
     starts = [e.start for e in events if isinstance(e, SpeechStarted)]
     assert len(starts) == 3, starts  # at 0, 5 and 10 s: the last ends with the audio

@@ -351,6 +351,14 @@ def fuzz_audio(config: FiresideConfig, count: int) -> Surface:
     return surface
 
 
+def pauseless(pcm: np.ndarray, samples: int) -> np.ndarray:
+    """``samples`` of speech with no pause anywhere: ``pcm`` without its
+    quiet 160-sample blocks (7 ms at Piper's 22 kHz), repeated."""
+    blocks = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
+    voiced = blocks[np.sqrt((blocks**2).mean(1)) > 0.02].ravel()
+    return np.tile(voiced, int(np.ceil(samples / len(voiced))))[:samples]
+
+
 def endless(config: FiresideConfig) -> list[dict]:
     """Speech that never pauses, 70 s of it: its turns must still end (``max_turn``)."""
     from stage.core.events import SpeechStarted, TurnEnded
@@ -365,9 +373,7 @@ def endless(config: FiresideConfig) -> list[dict]:
     )
     pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(words)]).astype(np.float32) / 32768
     rate = engine.sample_rate
-    blocks = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)  # 7 ms at Piper's 22 kHz
-    voiced = blocks[np.sqrt((blocks**2).mean(1)) > 0.02].ravel()  # its pauses taken out: no pause anywhere
-    stream = np.tile(voiced, int(np.ceil(70 * rate / len(voiced))))[: 70 * rate]
+    stream = pauseless(pcm, 70 * rate)
     settings = settings_from(config)
     settings.partial_every = 10.0  # the subject is the turn's end: few partials (each reads the whole turn)
     listener = Listener(settings, sample_rate=rate)
