@@ -155,6 +155,27 @@ def test_both_rigs_measured_from_outside_read_as_speech(config):
         assert figures[f"avatar.{rig}.lip_gap_on_mbp.max"] <= 1.0, figures
 
 
+def test_lips_round_and_spread_and_the_cheeks_follow(config):
+    """Measured from outside (the face mesh run on the frames), on both
+    portraits and the stylized rig: at the same openness a rounded mouth
+    (oo, w) is plainly narrower than a spread one (ee), the lips are parted
+    in both, and the cheeks draw in with the rounded mouth."""
+    from avatar.rigs.photo import hopper_portrait, sample_portrait
+    from avatar.visemes import MouthShape
+
+    for spec in ("stylized", f"photo:{sample_portrait()}", f"photo:{hopper_portrait()}"):
+        rig = load_rig(spec, config.avatar.size)
+        shapes = (MouthShape(open=0.6, wide=1.0), MouthShape(open=0.6, round=1.0))
+        p = landmarks.landmarks_of_frames(np.stack([rig.draw(FaceState(mouth=s)) for s in shapes]))
+        height = np.linalg.norm(p[:, landmarks.FOREHEAD] - p[:, landmarks.CHIN], axis=1)
+        width = np.linalg.norm(p[:, 61] - p[:, 291], axis=1) / height  # corner to corner
+        gap = np.linalg.norm(p[:, 13] - p[:, 14], axis=1) / height
+        cheeks = (p[:, 425, 0] - p[:, 205, 0]) / height
+        assert width[1] <= 0.85 * width[0], (spec, width)
+        assert (gap >= 0.02).all(), (spec, gap)
+        assert cheeks[1] < cheeks[0] - 0.01, (spec, cheeks)
+
+
 def test_idle_faces_move_with_the_mouth_closed(config):
     """Without speech the face lives (the head sways, the eyes jump, the lids
     blink) and the mouth stays shut: the face mesh, run on the frames, finds

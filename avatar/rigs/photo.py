@@ -1,11 +1,13 @@
 """A talking photo: any portrait, animated by warping it.
 
 Face landmarks (MediaPipe, 478 points) are found once per portrait and
-cached. The portrait is cropped to head and shoulders; then displacement
-fields are laid over it: the lips part (upper lip up, lower lip and jaw
-down), the corners spread or round, the upper lids slide down to blink and
-the head sways. Each frame sums the fields, warps the portrait once and
-paints the inside of the mouth (teeth, tongue, shadow) into the gap.
+cached. The portrait is cropped to head and shoulders; then the mouth's
+controls are laid out as moves of the landmarks on a triangle mesh over
+them (:func:`~avatar.rigs.portrait.mouth_fields`: the lips part, round and
+spread, the jaw drops, the cheeks follow), beside fields that lift the
+brows, move the irises and sway the head. Each frame sums the fields, warps
+the portrait once, paints the inside of the mouth (teeth, tongue, shadow)
+into the opening and slides the upper lids down to blink.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ class PhotoRig:
         self.eyes = eye_lids(p, self._pixel)
         head, pivot = head_mask(p, s)
         face, self.gaze_reach = brow_and_gaze_fields(p, s)
-        self.warp = HeadWarp(s, head, pivot, {**mouth_fields(p, self.mouth, s), **face})
+        mouth, self.lips = mouth_fields(p, self.mouth, s)
+        self.warp = HeadWarp(s, head, pivot, {**mouth, **face})
         self.brow_lift = BROW_LIFT * float(np.linalg.norm(p[lm.FOREHEAD] - p[lm.CHIN]))
         pad = int(0.35 * self.mouth.half_width)
         self.mouth_box = (
@@ -93,8 +96,20 @@ class PhotoRig:
         close = 0.0
         if self.mouth.teeth_shown:
             close = self.mouth.parted * float(np.clip(1 - m.open / SMILE_OPEN + m.press, 0, 1))
-        up, down, jaw = 0.22 * gap - 1.0 * close, 0.33 * gap - 0.6 * close, JAW_DROP * gap
-        spread = 0.12 * m.wide - 0.2 * m.round
+        # the jaw drops the lower lip with it, and the upper lip stays; a
+        # rounded mouth parts between its pulled-in corners
+        jaw = JAW_DROP * gap
+        up, down = 0.22 * gap - 1.0 * close + 0.35 * jaw, 0.33 * gap - 0.6 * close + 0.35 * jaw
+        r = float(np.clip(m.round, 0, 1))
+        moves = {
+            "lip_up": up * (1 - r),
+            "lip_down": down * (1 - r),
+            "lip_up_round": up * r,
+            "lip_down_round": down * r,
+            "jaw": jaw,
+            "wide": m.wide,
+            "round": m.round,
+        }
         dx, dy = state.head_x * self.size * IDLE_SCALE, state.head_y * self.size * IDLE_SCALE
         roll = state.head_roll * IDLE_SCALE
         img = self.warp.apply(
@@ -102,10 +117,7 @@ class PhotoRig:
             dx,
             dy,
             roll,
-            lip_up=up,
-            lip_down=down,
-            jaw=jaw,
-            spread=spread,
+            **moves,
             brow=state.brow * self.brow_lift,
             gaze_x=state.gaze_x * self.gaze_reach,
             gaze_y=state.gaze_y * self.gaze_reach,
@@ -116,7 +128,7 @@ class PhotoRig:
             return np.stack([x, y], 1)
 
         if gap > 0.8:
-            self._paint_inside(img, m, up, down + jaw, spread, T)
+            self._paint_inside(img, m, moves, T)
         if state.blink > 0.05:
             self._paint_lids(img, state.blink, T)
         return img
@@ -144,16 +156,14 @@ class PhotoRig:
             roi[:] = (roi * (1 - mask) + skin * mask).astype(np.uint8)
             stroke(img, T(lid), lash_color, max(1, round(0.1 * height)))
 
-    def _paint_inside(self, img, m, up, down, spread, T) -> None:
+    def _paint_inside(self, img, m, moves: dict[str, float], T) -> None:
         """The mouth's inside, in the gap opened below the upper jaw: a
         cavity darkest under the upper teeth, the tongue at its floor, the
         lower teeth when it is wide open, blended into the lips at its edge."""
-        lips, hw = self.mouth.lower, self.mouth.half_width
-        u = (lips[:, 0] - self.mouth.centre[0]) / hw
-        across = np.clip(1 - u * u, 0, 1) ** 0.6
-        x = lips[:, 0] + spread * np.clip(u, -1.4, 1.4) * hw
-        top = T(np.stack([x, lips[:, 1] - up * across], 1))
-        bottom = T(np.stack([x, lips[:, 1] + down * across], 1))
+        hw = self.mouth.half_width
+        cut = self.mouth.lower
+        top = T(cut + sum(amount * self.lips[name].upper for name, amount in moves.items()))
+        bottom = T(cut + sum(amount * self.lips[name].lower for name, amount in moves.items()))
         outline = np.concatenate([top, bottom[::-1]])
         x0, y0 = np.maximum(np.floor(outline.min(0)).astype(int) - 2, 0)
         x1, y1 = np.minimum(np.ceil(outline.max(0)).astype(int) + 3, self.size)

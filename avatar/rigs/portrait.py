@@ -1,8 +1,9 @@
 """A portrait's moving parts, laid out once from its face landmarks: where
-the mouth is, the displacement fields that part the lips, drop the jaw (on
-a triangle mesh over the landmarks) and spread the corners, lift the brows
-and move the irises, the colours of the lids and lashes, and the head that
-sways. :class:`~avatar.rigs.photo.PhotoRig` draws frames with them.
+the mouth is, the mouth's controls as moves of the landmarks on a triangle
+mesh (the lips part, round and spread, the jaw drops, the cheeks follow),
+the fields that lift the brows and move the irises, the colours of the lids
+and lashes, and the head that sways. :class:`~avatar.rigs.photo.PhotoRig`
+draws frames with them.
 """
 
 from __future__ import annotations
@@ -55,30 +56,107 @@ def _interp_line(xs: np.ndarray, ys: np.ndarray, grid_x: np.ndarray) -> np.ndarr
     return np.interp(grid_x, xs[order], ys[order])
 
 
-def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> dict[str, Field]:
-    """The lips part (upper lip up, lower lip and jaw down) and the corners
-    spread outwards or pull in to round."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    # the split runs along the inner lower lip: what shows between the
-    # lips in the portrait (teeth of a smile) stays with the upper jaw
-    line = _interp_line(mouth.lower[:, 0], mouth.lower[:, 1], xx[0])[None, :]
-    u = (xx - mouth.centre[0]) / mouth.half_width
-    across = np.clip(1 - u * u, 0, 1) ** 0.6  # 1 at the middle, 0 at the corners
-    v = yy - line  # signed distance below the line between the lips
-    to_nose = max(4.0, float(line[0, int(mouth.centre[0])] - p[lm.NOSE_BOTTOM][1]))
-    lower_lip = max(4.0, float(p[17][1] - line[0, int(mouth.centre[0])]))
-    upper = across * (v < 0) * np.clip(1 + v / (0.85 * to_nose), 0, 1)
-    lower = across * (v >= 0) * np.clip(1 - v / (1.8 * lower_lip), 0, 1)
-    jaw = _jaw(p, mouth, v, Mesh(p, size))
-    # corners: spread outwards or pull in to round
-    around = np.exp(-(((xx - mouth.centre[0]) / (1.6 * mouth.half_width)) ** 2 + (v / (2.2 * lower_lip)) ** 2))
-    spread = np.clip(u, -1.4, 1.4) * around
-    return {
-        "lip_up": Field(dy=-upper),
-        "lip_down": Field(dy=lower),
-        "jaw": Field(dy=jaw),
-        "spread": Field(dx=spread * mouth.half_width),
+class LipMoves(NamedTuple):
+    """Where a control takes the landmarks of the cut between the lips (the
+    inner lower lip), per unit of it, on each side of the cut: ``upper`` is
+    the edge of what moves with the upper lip, ``lower`` the lower lip's
+    edge. The mouth's opening lies between them."""
+
+    upper: np.ndarray  # (11, 2)
+    lower: np.ndarray
+
+
+ROUND_IN = 0.34  # how far the corners pull in on a rounded mouth, in half-widths
+
+
+def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Field], dict[str, LipMoves]]:
+    """The mouth's controls, each given as moves of the face's landmarks and
+    made a field over every pixel on the triangle mesh (piecewise affine).
+
+    The mesh is cut along the inner lower lip, between the corners: what
+    lies above the cut (the upper lip, and the teeth of an open smile) moves
+    on the upper sheet, what lies below on the lower one. A control moves a
+    landmark the same on both sheets but for how far it parts the lips at
+    the landmark's column, which is zero beyond the corners: away from the
+    mouth the sheets are one, and nothing tears.
+
+    - ``lip_up`` / ``lip_down`` (pixels at the middle): the lips part,
+      fading to the corners; the upper lip takes the skin up to the nose,
+      the lower lip the skin down towards the chin. ``lip_up_round`` and
+      ``lip_down_round`` part a rounded mouth, whose corners have pulled in;
+    - ``jaw`` (pixels): the chin drops all the way, the jaw's sides less as
+      they near the ears (it turns about them), and the mouth's corners and
+      the cheeks above them go down with it: it parts no lips;
+    - ``wide`` (0-1): the corners spread outwards and a little up, and the
+      cheeks follow;
+    - ``round`` (0-1): the corners pull in and the lips pout.
+    """
+    q = p[: lm.MESH_POINTS]
+    cx, hw = float(mouth.centre[0]), mouth.half_width
+    order = np.argsort(mouth.lower[:, 0])
+    cut = mouth.lower[order]
+    # each landmark's place about the mouth: u across it (the corners at -1
+    # and 1), v below the cut (pixels); the inner lips keep their sides
+    u = (q[:, 0] - cx) / hw
+    v = q[:, 1] - np.interp(q[:, 0], cut[:, 0], cut[:, 1])
+    v[lm.LIPS_INNER_UPPER[1:-1]] = np.minimum(v[lm.LIPS_INNER_UPPER[1:-1]], -1e-3)
+    v[lm.LIPS_INNER_LOWER] = np.maximum(v[lm.LIPS_INNER_LOWER], 0.0)
+    middle = float(np.interp(cx, cut[:, 0], cut[:, 1]))  # the cut at the mouth's middle
+    to_nose = max(4.0, middle - float(p[lm.NOSE_BOTTOM][1]))
+    lower_lip = max(4.0, float(p[17][1]) - middle)
+    chin = max(4.0, float(p[lm.CHIN][1]) - middle)
+    side = np.clip(1 - ((q[:, 0] - cx) / (0.55 * float(np.ptp(p[lm.FACE_OVAL][:, 0])))) ** 2, 0, 1)
+    uc = np.clip(u, -1.4, 1.4)
+
+    def across(narrow=1.0):  # how far the lips part at each column: 1 at the middle, 0 at the corners
+        return np.clip(1 - (u * narrow) ** 2, 0, 1) ** 0.6
+
+    def lip(v, upper: bool, narrow=1.0):  # one lip, fading to the nose or to the lower lip's fold
+        if upper:
+            return 0 * v, np.where(v < 0, -across(narrow) * np.clip(1 + v / (0.85 * to_nose), 0, 1), 0.0)
+        return 0 * v, np.where(v < 0, 0.0, across(narrow) * np.clip(1 - v / (1.8 * lower_lip), 0, 1))
+
+    def around(v, reach, out, lift, pout):  # the corners and the cheeks about them, cut off where small
+        fall = np.exp(-((u / reach) ** 2) - (v / np.where(v < 0, 1.4 * to_nose, 2.2 * lower_lip)) ** 2)
+        fall = np.clip((fall - 0.03) / 0.97, 0, 1)
+        dy = -lift * uc * uc + np.where(v < 0, -pout, pout) * across(1 + ROUND_IN)
+        return out * hw * uc * fall, dy * hw * fall
+
+    def jaw(v):
+        drop = np.where(v < 0, np.clip(1 + v / (0.85 * to_nose), 0, 1), 1 + (0.65 / 0.35) * np.clip(v / chin, 0, 1))
+        return 0 * v, 0.35 * side * drop
+
+    # each control: v -> (dx, dy) at the landmarks, v < 0 above the cut
+    controls = {
+        "lip_up": lambda v: lip(v, True),
+        "lip_down": lambda v: lip(v, False),
+        "lip_up_round": lambda v: lip(v, True, 1 + ROUND_IN),
+        "lip_down_round": lambda v: lip(v, False, 1 + ROUND_IN),
+        "jaw": jaw,
+        "wide": lambda v: around(v, 1.6, 0.12, 0.05, 0.0),
+        "round": lambda v: around(v, 1.25, -ROUND_IN, 0.0, 0.1),
     }
+    mesh = Mesh(p, size)
+    rows = np.mgrid[0:size, 0:size][0]
+    lower_side = rows >= _interp_line(cut[:, 0], cut[:, 1], np.arange(size))[None, :]
+    fields, lips = {}, {}
+    for name, move in controls.items():
+        own = np.stack(move(v), 1)
+        parting = np.stack(move(np.zeros_like(v)), 1) - np.stack(move(np.full_like(v, -1e-6)), 1)
+        upper_sheet = np.where((v < 0)[:, None], own, own - parting)
+        lower_sheet = np.where((v < 0)[:, None], own + parting, own)
+        dense = []
+        for k in (0, 1):
+            if not (upper_sheet[:, k].any() or lower_sheet[:, k].any()):
+                dense.append(None)
+            elif not parting[:, k].any():
+                dense.append(mesh.field(own[:, k]))
+            else:
+                dense.append(np.where(lower_side, mesh.field(lower_sheet[:, k]), mesh.field(upper_sheet[:, k])))
+        fields[name] = Field(dx=dense[0], dy=dense[1])
+        ids = lm.LIPS_INNER_LOWER
+        lips[name] = LipMoves(upper_sheet[ids], lower_sheet[ids])
+    return fields, lips
 
 
 class Mesh:
@@ -113,20 +191,6 @@ class Mesh:
         values[: lm.MESH_POINTS] = at_landmarks
         dense = (self._weights * values[self._corners]).sum(1)
         return dense.reshape(self.size, self.size).astype(np.float32)
-
-
-def _jaw(p: np.ndarray, mouth: Mouth, v: np.ndarray, mesh: Mesh) -> np.ndarray:
-    """Everything of the lower face below the lips, moved on the mesh: the
-    chin all the way, the jaw's sides less as they near the ears (the jaw
-    turns about them), the upper jaw not at all."""
-    q = p[: lm.MESH_POINTS]
-    order = np.argsort(mouth.lower[:, 0])
-    line = np.interp(q[:, 0], mouth.lower[order, 0], mouth.lower[order, 1])
-    oval = p[lm.FACE_OVAL]
-    down = np.clip((q[:, 1] - line) / max(4.0, float(p[lm.CHIN][1] - mouth.centre[1])), 0, 1)
-    side = np.clip(1 - ((q[:, 0] - mouth.centre[0]) / (0.55 * float(np.ptp(oval[:, 0])))) ** 2, 0, 1)
-    moves = np.where(q[:, 1] < line, 0.0, (0.35 + 0.65 * down) * side)
-    return mesh.field(moves) * (v >= 0)
 
 
 def eye_lids(p: np.ndarray, pixel: Callable[[float, float], np.ndarray]) -> list[Eye]:
