@@ -158,6 +158,36 @@ def test_a_caller_whose_network_drops_is_freed_within_ten_seconds(server):
         caller.wait()
 
 
+def test_a_caller_gone_before_its_connection_came_up_is_freed(server):
+    """A caller posts its offer and never takes the answer (a tab closed as
+    it connected): its side still answers the server's checks, so ICE never
+    fails, and never completes either. The session is given up 10 s
+    (``CONNECT_SECONDS``) after its answer, not kept for ever."""
+    from aiortc import RTCPeerConnection
+
+    from stage.transport.offers import CONNECT_SECONDS
+
+    async def offer_and_vanish() -> tuple[bool, float]:
+        pc = RTCPeerConnection()
+        pc.createDataChannel("captions")
+        pc.addTransceiver("audio", direction="sendrecv")
+        await pc.setLocalDescription(await pc.createOffer())
+        body = json.dumps({"sdp": pc.localDescription.sdp, "type": "offer", "persona": "ada"}).encode()
+        status, _ = await asyncio.to_thread(post, server, body)
+        answered = time.monotonic()
+        assert status == 200 and calls(server) == 1
+        try:  # this loop runs on, answering the checks, while the server decides
+            freed = await waiting.until(lambda: calls(server) == 0, CONNECT_SECONDS + 10)
+            return freed, time.monotonic() - answered
+        finally:
+            await pc.close()
+
+    freed, after = asyncio.run(offer_and_vanish())
+    assert freed, "a caller that never connected kept its session"
+    assert after >= CONNECT_SECONDS - 0.5  # given the time to connect first
+    print(f"freed {after:.1f} s after its answer")
+
+
 def test_the_server_hears_each_packet_without_a_playout_wait():
     from aiortc import RTCPeerConnection
     from aiortc.rtp import RtpPacket

@@ -22,6 +22,12 @@ from stage.transport.webrtc import consume_microphone, listen_without_delay
 
 log = logging.getLogger("fireside.offers")
 
+# A connection not up this long after its answer is given up: a caller gone
+# before its connection came up (a closed tab, a lost network) would
+# otherwise be kept for ever, since aioice waits without end for a
+# nomination that never comes, and only checks consent once connected.
+CONNECT_SECONDS = 10.0
+
 
 class Peer:
     """One open connection, and the tasks that live as long as it does."""
@@ -132,7 +138,17 @@ async def accept_offer(
     except BaseException:
         await peer.close()
         raise
+    peer.run(_connected_or_closed(peer, CONNECT_SECONDS))
     return peer
+
+
+async def _connected_or_closed(peer: Peer, seconds: float) -> None:
+    await asyncio.sleep(seconds)
+    if peer.pc.connectionState != "connected":
+        log.warning(
+            "%s: not connected %.0f s after its answer (%s): given up", peer.name, seconds, peer.pc.connectionState
+        )
+        await peer.close()
 
 
 def _check_dtls(text: str) -> None:
