@@ -54,7 +54,12 @@ class AvatarWorker:
         self.server = AgentServer(
             job_executor_type=JobExecutorType.THREAD,  # jobs share this process's models
             num_idle_processes=0,
-            load_threshold=math.inf,  # a busy machine still takes rooms; sessions share its threads
+            # the load the LiveKit server weighs is this worker's rooms against
+            # its limit (``call.max_calls``), not the machine's CPU: a busy
+            # machine still takes rooms (sessions share its threads), where a
+            # CPU near full made the server send the worker no job at all
+            load_fnc=lambda: min(1.0, len(self.avatars) / config.call.max_calls),
+            load_threshold=math.inf,
             host="127.0.0.1",
             port=0,  # the worker's health endpoint, on any free port
             ws_url=settings.url,
