@@ -15,6 +15,7 @@ import pytest
 
 from tests import waiting
 from tests.servers import ROOT, free_port
+from tests.waiting import until
 
 TOKEN = "moderator-secret-token"
 
@@ -327,15 +328,6 @@ restrict_ice(["127.0.0.1"])  # this process's own peers stay on loopback
 
 async def control(panel, path: str, body: dict | None = None):
     return await asyncio.to_thread(panel.request, "POST", path, body or {}, TOKEN)
-
-
-async def until(condition, seconds: float) -> bool:
-    deadline = time.perf_counter() + waiting.seconds(seconds)
-    while time.perf_counter() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def heard(viewer, since: float, seconds: float) -> bool:

@@ -13,7 +13,8 @@ import pytest
 from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.test_console import TOKEN, PanelServer
-from tests.test_livekit_room import Person, until
+from tests.test_livekit_room import Person
+from tests.waiting import until
 
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")
 QUESTION = "How do banks detect fraud?"

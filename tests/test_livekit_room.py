@@ -15,8 +15,8 @@ from stage.listen.asr import transcribe
 from stage.transport.rooms.avatar import RoomAvatar
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.server import CallServer
-from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.waiting import until
 
 RATE = 48000
 FRAME = RATE // 100
@@ -98,13 +98,6 @@ class Person:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.room.disconnect()
-
-
-async def until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + waiting.seconds(seconds)
-    while not condition() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    return condition()
 
 
 def test_the_avatar_answers_a_question_in_a_room(livekit_server, config, joe):

@@ -11,7 +11,8 @@ from stage.transport.rooms.connect import LiveKitSettings, join
 from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
 from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
-from tests.test_livekit_room import QUESTION, Person, speech48, until
+from tests.test_livekit_room import QUESTION, Person, speech48
+from tests.waiting import until
 
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")
 
