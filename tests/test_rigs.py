@@ -162,6 +162,7 @@ def test_lips_round_and_spread_and_the_cheeks_follow(config):
     in both, and the cheeks draw in with the rounded mouth."""
     from avatar.rigs.photo import hopper_portrait, sample_portrait
     from avatar.visemes import MouthShape
+    from stage.tools.bench.faces import LIP_BOTTOM, LIP_TOP
 
     for spec in ("stylized", f"photo:{sample_portrait()}", f"photo:{hopper_portrait()}"):
         rig = load_rig(spec, config.avatar.size)
@@ -169,7 +170,7 @@ def test_lips_round_and_spread_and_the_cheeks_follow(config):
         p = landmarks.landmarks_of_frames(np.stack([rig.draw(FaceState(mouth=s)) for s in shapes]))
         height = np.linalg.norm(p[:, landmarks.FOREHEAD] - p[:, landmarks.CHIN], axis=1)
         width = np.linalg.norm(p[:, 61] - p[:, 291], axis=1) / height  # corner to corner
-        gap = np.linalg.norm(p[:, 13] - p[:, 14], axis=1) / height
+        gap = np.linalg.norm(p[:, LIP_BOTTOM] - p[:, LIP_TOP], axis=1) / height
         cheeks = (p[:, 425, 0] - p[:, 205, 0]) / height
         assert width[1] <= 0.85 * width[0], (spec, width)
         assert (gap >= 0.02).all(), (spec, gap)

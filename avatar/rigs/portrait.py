@@ -93,15 +93,14 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Fiel
     """
     q = p[: lm.MESH_POINTS]
     cx, hw = float(mouth.centre[0]), mouth.half_width
-    order = np.argsort(mouth.lower[:, 0])
-    cut = mouth.lower[order]
+    cut = mouth.lower  # the inner lower lip, corner to corner
     # each landmark's place about the mouth: u across it (the corners at -1
     # and 1), v below the cut (pixels); the inner lips keep their sides
     u = (q[:, 0] - cx) / hw
-    v = q[:, 1] - np.interp(q[:, 0], cut[:, 0], cut[:, 1])
+    v = q[:, 1] - _interp_line(cut[:, 0], cut[:, 1], q[:, 0])
     v[lm.LIPS_INNER_UPPER[1:-1]] = np.minimum(v[lm.LIPS_INNER_UPPER[1:-1]], -1e-3)
     v[lm.LIPS_INNER_LOWER] = np.maximum(v[lm.LIPS_INNER_LOWER], 0.0)
-    middle = float(np.interp(cx, cut[:, 0], cut[:, 1]))  # the cut at the mouth's middle
+    middle = float(_interp_line(cut[:, 0], cut[:, 1], np.array([cx]))[0])  # the cut at the mouth's middle
     to_nose = max(4.0, middle - float(p[lm.NOSE_BOTTOM][1]))
     lower_lip = max(4.0, float(p[17][1]) - middle)
     chin = max(4.0, float(p[lm.CHIN][1]) - middle)
