@@ -19,7 +19,7 @@ from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.waiting import until
 
 RATE = 48000
-FRAME = RATE // 100
+QUEUE_MS = 30_000  # the longest question a Person speaks at once
 QUESTION = "How do banks detect fraud?"
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")  # the dev secret, "secret", is short
 
@@ -47,7 +47,9 @@ class Person:
         room.on("track_subscribed", self._on_track)
         room.register_text_stream_handler("lk.transcription", self._on_transcription)
         room.on("data_received", lambda packet: self.messages.append(json.loads(packet.data)))
-        self.source = rtc.AudioSource(RATE, 1)
+        # room for a whole question: the native side plays it out at the real rate on its own
+        # thread, so a busy event loop here cannot leave gaps in what the avatar hears
+        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=QUEUE_MS)
 
     def _on_track(self, track, publication, participant) -> None:
         self.tasks.append(asyncio.ensure_future(self._receive(track)))
@@ -86,9 +88,9 @@ class Person:
         # subscription may come after the half second of silence before it
         assert await until(subscribed.is_set, 30), "the avatar never subscribed to the microphone"
         sent = np.concatenate([np.zeros(RATE // 2, np.int16), pcm, np.zeros(RATE * 2, np.int16)])
-        sent = np.pad(sent, (0, -len(sent) % FRAME))
-        for i in range(0, len(sent), FRAME):
-            await self.source.capture_frame(rtc.AudioFrame(sent[i : i + FRAME].tobytes(), RATE, 1, FRAME))
+        assert len(sent) < RATE * QUEUE_MS // 1000, "a question longer than the queue"
+        await self.source.capture_frame(rtc.AudioFrame(sent.tobytes(), RATE, 1, len(sent)))
+        await self.source.wait_for_playout()
 
     def ended(self) -> bool:
         return any(m.get("type") == "answer_end" for m in self.messages)
