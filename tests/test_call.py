@@ -14,7 +14,7 @@ import wave
 import numpy as np
 import pytest
 
-from stage.core.audio import Resampler
+from stage.tools.bench.common import speech48
 from stage.tools.call_client import CallClient
 from stage.transport.webrtc import restrict_ice
 from tests import waiting
@@ -63,12 +63,6 @@ def post(url, body: bytes, content_type="application/json"):
 def calls(url) -> int:
     with urllib.request.urlopen(f"{url}/status", timeout=5) as response:
         return json.load(response)["calls"]
-
-
-def speech48(engine, text: str) -> np.ndarray:
-    pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)])
-    resample = Resampler(engine.sample_rate, target=48000)
-    return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
 
 
 @pytest.mark.parametrize(

@@ -458,16 +458,10 @@ def test_stage_controls_need_the_token_and_good_input(panel):
 
 def test_the_moderators_microphone_asks_the_panelist_it_names(panel, joe):
     import aiohttp
-    import numpy as np
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
-    from stage.core.audio import Resampler
+    from stage.tools.bench.common import speech48
     from stage.tools.call_client import ScriptedMicrophone
-
-    def speech48(text: str) -> np.ndarray:
-        pcm = np.concatenate([p.audio.pcm for p in joe.synthesize(text)])
-        resample = Resampler(joe.sample_rate, target=48000)
-        return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
 
     async def run():
         viewer = StageViewer(f"http://127.0.0.1:{panel.port}", 2)
@@ -485,7 +479,7 @@ def test_the_moderators_microphone_asks_the_panelist_it_names(panel, joe):
                 answer = await response.json()
         await pc.setRemoteDescription(RTCSessionDescription(**answer))
         await asyncio.sleep(1.5)
-        microphone.say(speech48("Ravi, how do banks detect fraud?"))
+        microphone.say(speech48(joe, "Ravi, how do banks detect fraud?"))
         spoke = time.perf_counter()
         assert await until(
             lambda: any(

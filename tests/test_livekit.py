@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from stage.core.audio import Resampler
 from stage.listen.asr import transcribe
+from stage.tools.bench.common import speech48
 from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 
 ROOM = "fireside-test"
 RATE = 48000  # what the speaker publishes
 HEARD_RATE = 16000  # what the listener asks the SDK for, Whisper's rate
-FRAME = RATE // 100  # 10 ms frames, as WebRTC carries them
+QUEUE_MS = 30_000  # the longest speech said at once
 SENTENCE = "Welcome to the fireside chat about open banking."
 
 
@@ -31,11 +31,21 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def piper_at_48k(engine, text: str) -> np.ndarray:
-    pcm = np.concatenate([piece.audio.pcm for piece in engine.synthesize(text)])
-    resample = Resampler(engine.sample_rate, target=RATE)
-    audio = np.concatenate([resample(pcm), resample.flush()])
-    return (audio * 32767).astype(np.int16)
+def microphone():
+    """An audio source with room for a whole question: the native side plays it out at
+    the real rate on its own thread, so a busy event loop cannot leave gaps in it."""
+    from livekit import rtc
+
+    return rtc.AudioSource(RATE, 1, queue_size_ms=QUEUE_MS)
+
+
+async def say(source, pcm: np.ndarray) -> None:
+    """Queue ``pcm`` (int16 at RATE) at once, and return when it has played out."""
+    from livekit import rtc
+
+    assert len(pcm) < RATE * QUEUE_MS // 1000, "longer than the microphone's queue"
+    await source.capture_frame(rtc.AudioFrame(pcm.tobytes(), RATE, 1, len(pcm)))
+    await source.wait_for_playout()
 
 
 async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float):
@@ -52,21 +62,15 @@ async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float)
     await listener.connect(url, token("listener"))
     await speaker.connect(url, token("speaker"))
     try:
-        source = rtc.AudioSource(RATE, 1)
+        source = microphone()
         track = rtc.LocalAudioTrack.create_audio_track("voice", source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await speaker.local_participant.publish_track(track, options)
         remote, identity = await asyncio.wait_for(subscribed, waiting.seconds(60))
 
-        # what is sent: silence, the sentence, silence; capture_frame paces it in real time
+        # what is sent: silence, the sentence, silence, played out in real time
         silence = lambda seconds: np.zeros(int(seconds * RATE), np.int16)  # noqa: E731
         sent = np.concatenate([silence(lead), speech, silence(tail)])
-        sent = np.pad(sent, (0, -len(sent) % FRAME))
-
-        async def send():
-            for i in range(0, len(sent), FRAME):
-                await source.capture_frame(rtc.AudioFrame(sent[i : i + FRAME].tobytes(), RATE, 1, FRAME))
-            await source.wait_for_playout()
 
         async def hear() -> tuple[np.ndarray, int]:
             # the listener's stream gives a frame every 10 ms once subscribed; a few
@@ -84,7 +88,7 @@ async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float)
             await stream.aclose()
             return np.concatenate(parts).astype(np.float32) / 32768, frames
 
-        heard, frames = (await asyncio.wait_for(asyncio.gather(hear(), send()), waiting.seconds(120)))[0]
+        heard, frames = (await asyncio.wait_for(asyncio.gather(hear(), say(source, sent)), waiting.seconds(120)))[0]
         return heard, frames, identity
     finally:
         await speaker.disconnect()
@@ -93,7 +97,7 @@ async def speak_and_hear(url: str, speech: np.ndarray, lead: float, tail: float)
 
 @pytest.mark.filterwarnings("ignore:The HMAC key")  # the dev secret, "secret", is short
 def test_a_piper_voice_crosses_a_real_livekit_room(livekit_server, joe):
-    speech = piper_at_48k(joe, SENTENCE)
+    speech = speech48(joe, SENTENCE)
     heard, frames, identity = asyncio.run(speak_and_hear(livekit_server.url, speech, lead=0.5, tail=1.5))
 
     assert identity == "speaker"

@@ -10,24 +10,17 @@ import numpy as np
 import pytest
 
 from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
-from stage.core.audio import Resampler
 from stage.listen.asr import transcribe
+from stage.tools.bench.common import speech48
 from stage.transport.rooms.avatar import RoomAvatar
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.server import CallServer
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.test_livekit import RATE, microphone, say
 from tests.waiting import until
 
-RATE = 48000
-QUEUE_MS = 30_000  # the longest question a Person speaks at once
 QUESTION = "How do banks detect fraud?"
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")  # the dev secret, "secret", is short
-
-
-def speech48(engine, text: str) -> np.ndarray:
-    pcm = np.concatenate([piece.audio.pcm for piece in engine.synthesize(text)])
-    resample = Resampler(engine.sample_rate, target=RATE)
-    return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
 
 
 class Person:
@@ -47,9 +40,7 @@ class Person:
         room.on("track_subscribed", self._on_track)
         room.register_text_stream_handler("lk.transcription", self._on_transcription)
         room.on("data_received", lambda packet: self.messages.append(json.loads(packet.data)))
-        # room for a whole question: the native side plays it out at the real rate on its own
-        # thread, so a busy event loop here cannot leave gaps in what the avatar hears
-        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=QUEUE_MS)
+        self.source = microphone()
 
     def _on_track(self, track, publication, participant) -> None:
         self.tasks.append(asyncio.ensure_future(self._receive(track)))
@@ -88,9 +79,7 @@ class Person:
         # subscription may come after the half second of silence before it
         assert await until(subscribed.is_set, 30), "the avatar never subscribed to the microphone"
         sent = np.concatenate([np.zeros(RATE // 2, np.int16), pcm, np.zeros(RATE * 2, np.int16)])
-        assert len(sent) < RATE * QUEUE_MS // 1000, "a question longer than the queue"
-        await self.source.capture_frame(rtc.AudioFrame(sent.tobytes(), RATE, 1, len(sent)))
-        await self.source.wait_for_playout()
+        await say(self.source, sent)
 
     def ended(self) -> bool:
         return any(m.get("type") == "answer_end" for m in self.messages)

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from stage.tools.bench.common import speech48
 from stage.transport.rooms.connect import LiveKitSettings, join
 from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
 from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
-from tests.test_livekit_room import QUESTION, Person, speech48
+from tests.test_livekit_room import QUESTION, Person
 from tests.waiting import until
 
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")
