@@ -77,7 +77,7 @@ def test_a_false_start_over_the_avatar_takes_no_turn_but_a_sentence_does(joe):
         )
 
 
-def speech48(engine, text):
+def speech16(engine, text):
     pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)]).astype(np.float32) / 32768
     return to_16k_mono(pcm, engine.sample_rate)
 
@@ -155,7 +155,7 @@ def test_a_backchannel_pauses_the_avatar_which_then_says_its_whole_answer(sessio
     whole = voiced_seconds(asyncio.run(talk_over(alone, np.zeros(16000, np.float32), 1.0)))
     for word, engine in (("Mm-hmm.", joe), ("Right.", catalog.engine("espeak-en")), ("Ahem! Ahem!", joe)):
         session = session_for()
-        heard = asyncio.run(talk_over(session, speech48(engine, word), 1.5))
+        heard = asyncio.run(talk_over(session, speech16(engine, word), 1.5))
         events = [e for _, e in session.events]
         assert any(isinstance(e, Interrupted) for e in events), (word, kinds(session))  # it paused
         assert any(isinstance(e, FalseInterruption) for e in events), (word, kinds(session))  # and went on
@@ -169,7 +169,7 @@ def test_a_backchannel_pauses_the_avatar_which_then_says_its_whole_answer(sessio
 
 def test_a_real_question_over_the_avatar_cuts_its_answer(session_for, joe):
     session = session_for()
-    asyncio.run(talk_over(session, speech48(joe, "Sorry, how do banks detect fraud?"), 1.5, until_turn=True))
+    asyncio.run(talk_over(session, speech16(joe, "Sorry, how do banks detect fraud?"), 1.5, until_turn=True))
     events = [e for _, e in session.events]
     assert any(isinstance(e, Interrupted) for e in events)
     turns = ended(events)
