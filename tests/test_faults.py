@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from stage.core.audio import to_16k_mono
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision, TurnEnded
+from stage.tools.bench.common import speech16
 from tests import waiting
 from voices.speech import remembered
 
@@ -72,11 +72,6 @@ def test_the_voice_failing_mid_answer_says_a_holding_line_and_the_call_goes_on(c
     said = " ".join(e[3] for _, e in answered if isinstance(e, tuple) and e[0] == "speech")
     assert "holding" not in kinds and answered[-1][1].outcome != "held", (kinds, said)
     assert "bank" in said.lower()
-
-
-def speech16(engine, text: str) -> np.ndarray:
-    pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)]).astype(np.float32) / 32768
-    return to_16k_mono(pcm, engine.sample_rate)
 
 
 def test_whisper_failing_drops_the_turn_and_listening_goes_on(cards, config, joe, monkeypatch):

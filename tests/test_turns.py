@@ -8,9 +8,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from stage.core.audio import to_16k_mono
 from stage.core.events import FalseInterruption, Interrupted, TurnEnded
 from stage.listen.turns import ListenSettings, is_backchannel, is_false_start, judge_pause
+from stage.tools.bench.common import speech16
 from stage.tools.bench.listening import listen_to, paused, speech_end, spoken
 
 SMART = ListenSettings(end_of_turn="smart-turn")
@@ -75,11 +75,6 @@ def test_a_false_start_over_the_avatar_takes_no_turn_but_a_sentence_does(joe):
         assert "stablecoin" in turn.text.lower().replace(" ", "") and not any(
             isinstance(e, FalseInterruption) for e in events
         )
-
-
-def speech16(engine, text):
-    pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)]).astype(np.float32) / 32768
-    return to_16k_mono(pcm, engine.sample_rate)
 
 
 ANSWER = (

@@ -40,6 +40,14 @@ def speech48(engine, text: str) -> np.ndarray:
     return (np.concatenate([resample(pcm), resample.flush()]) * 32767).astype(np.int16)
 
 
+def speech16(engine, text: str) -> np.ndarray:
+    """``text`` said by ``engine``, as the listener hears it: float32 mono at 16 kHz."""
+    from stage.core.audio import to_16k_mono
+
+    pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(text)]).astype(np.float32) / 32768
+    return to_16k_mono(pcm, engine.sample_rate)
+
+
 def one_core() -> None:
     cv2.setNumThreads(1)
     if hasattr(os, "sched_setaffinity"):

@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stage.core.config import FiresideConfig
-from stage.tools.bench.common import percentile, record, start_server
+from stage.tools.bench.common import percentile, record, speech16, start_server
 
 TOKEN = "fuzz-token-00000"
 JSON = st.recursive(
@@ -307,20 +307,18 @@ def fuzz_yaml(count: int) -> list[Surface]:
 
 # -- audio ----------------------------------------------------------------------------------
 def fuzz_audio(config: FiresideConfig, count: int) -> Surface:
-    from stage.core.audio import to_16k_mono
     from stage.listen.listener import Listener, settings_from
     from voices.catalog import VoiceCatalog
 
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
-    speech = np.concatenate([p.audio.pcm for p in engine.synthesize("How do banks detect fraud?")]).astype(np.float32)
-    speech16 = to_16k_mono(speech / 32768, engine.sample_rate)
+    question = speech16(engine, "How do banks detect fraud?")
     surface = Surface("audio")
     settings = settings_from(config)
 
     def one(example):
         kind, level, seconds, seed = example
         rng = np.random.default_rng(seed)
-        base = np.concatenate([speech16, rng.standard_normal(round(seconds * 16000)).astype(np.float32) * level])
+        base = np.concatenate([question, rng.standard_normal(round(seconds * 16000)).astype(np.float32) * level])
         rate, channels = 16000, 1
         if kind == "nan":
             base[rng.integers(0, len(base), 40)] = np.nan
