@@ -156,6 +156,16 @@ def test_oversized_malformed_and_too_frequent_questions_are_refused(panel):
     assert panel.request("POST", "/ask", {"text": "Mine?"}, client="127.0.0.24")[0] == 201
 
 
+def test_an_empty_question_is_refused_clearly_and_not_counted_against_its_asker(panel):
+    for text in ("", "   ", "  ?? ", "…"):
+        status, answer = panel.request("POST", "/ask", {"text": text, "name": "Mina"}, client="127.0.0.25")
+        assert status == 400 and answer == {"error": "the question is empty: say or type what you want to ask"}
+    # the refused ones took none of the three questions a minute this asker has
+    answers = [panel.request("POST", "/ask", {"text": f"Real {i}?"}, client="127.0.0.25") for i in range(3)]
+    assert [status for status, _ in answers] == [201, 201, 201]
+    assert not [q for q in open_questions(panel) if not any(c.isalnum() for c in q["text"])]
+
+
 def test_the_api_is_described_in_an_openapi_document(panel):
     status, document = panel.request("GET", "/openapi.json")
     assert status == 200 and document["openapi"].startswith("3.")
@@ -259,6 +269,9 @@ def test_ask_and_console_pages_in_chromium(panel):
         # (the policy has a test of its own: test_pages_run_no_inline_script...)
         audience = browser.new_page(bypass_csp=True)
         audience.goto(f"http://127.0.0.1:{panel.port}/ask")
+        audience.fill("#text", "  ?? ")  # the page sends it; the server's reason is shown
+        audience.click("button[type=submit]")
+        audience.wait_for_function("document.querySelector('#status').textContent.includes('the question is empty')")
         audience.fill("#text", "What is a tokenised deposit, in plain words?")
         audience.fill("#name", "Leung")
         audience.click("button[type=submit]")
@@ -267,6 +280,9 @@ def test_ask_and_console_pages_in_chromium(panel):
         moderator.goto(f"http://127.0.0.1:{panel.port}/console?token={TOKEN}")
         row = moderator.locator("li", has_text="tokenised deposit, in plain words")
         row.wait_for(timeout=waiting.ms(10))
+        moderator.fill("#say-text", "   ")
+        moderator.click("#say")
+        moderator.wait_for_function("document.querySelector('#status').textContent.includes('nothing to say')")
         assert "Leung" in row.inner_text()
         row.locator("select.to").select_option("ravi")
         row.locator("button.approve").click()
@@ -453,6 +469,19 @@ def test_stage_controls_need_the_token_and_good_input(panel):
     assert panel.request("POST", "/console/ask", {"text": "Hi?", "to": "mei"}, TOKEN)[0] == 400
     assert panel.request("POST", "/console/ask", {"id": "nope"}, TOKEN)[0] == 404
     assert panel.request("POST", "/console/say", {"to": "ada", "text": ""}, TOKEN)[0] == 400
+
+
+def test_the_console_refuses_an_empty_question_or_line_clearly(panel):
+    before = len(audit(panel))
+    for text in ("", "   ", " ?? "):
+        status, answer = panel.request("POST", "/console/ask", {"text": text, "to": "ada"}, TOKEN)
+        assert status == 400 and answer["error"] == "the question is empty: say or type what you want to ask"
+        status, answer = panel.request("POST", "/console/say", {"text": text, "to": "ada"}, TOKEN)
+        assert status == 400 and answer["error"].startswith("there is nothing to say")
+    status, asked = panel.request("POST", "/ask", {"text": "Empty later?"}, client="127.0.0.26")
+    assert panel.request("POST", f"/console/questions/{asked['id']}", {"action": "edit", "text": "?"}, TOKEN)[0] == 400
+    # nothing was asked or said: the audit log has only the audience's question
+    assert [r["event"] for r in audit(panel)[before:]] == ["question"]
     assert panel.request("POST", "/stage/offer", {"sdp": "v=0 garbage", "type": "offer"})[0] == 400
 
 

@@ -75,6 +75,7 @@ def test_reordering(tmp_path):
     [
         ("", "", "empty"),
         ("   ", "", "empty"),
+        ("  ?? ", "", "the question is empty: say or type"),
         ("x" * (MAX_QUESTION + 1), "", "at most"),
         ("Fine?", "n" * 61, "name"),
     ],
@@ -95,6 +96,8 @@ def test_bad_moderator_actions_are_refused(tmp_path):
         queue.reject("nope")
     with pytest.raises(PanelError, match="1 to"):
         queue.edit(q.id, " ")
+    with pytest.raises(PanelError, match="a word among them"):
+        queue.edit(q.id, "?!")
     assert [r["event"] for r in queue.log.records()] == ["question"]
 
 

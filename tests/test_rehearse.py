@@ -189,6 +189,11 @@ BROKEN = [
         ":6",
         "needs 'to'",
     ),
+    (
+        'title: x\npanelists: [ada]\nsegments:\n  - ask: "  ?? "\n    to: ada\n    slot: 3\n',
+        ":4",
+        "the question is empty",
+    ),
     ("title: x\npanelists: [ada, nobody]\nsegments:\n  - say: Hi\n    slot: 3\n", ":2", "unknown persona 'nobody'"),
     ("title: x\npanelists: [ada]\nsegments:\n  - line: Hi\n    by: ravi\n    slot: 3\n", ":5", "not on this panel"),
     (

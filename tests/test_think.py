@@ -256,6 +256,16 @@ def test_ask_rejects_unknown_personas_and_backends():
     assert run_.returncode == 2 and "unknown model backend" in run_.stderr
 
 
+@pytest.mark.parametrize("question", ["", "   ", "  ?? "])
+def test_ask_refuses_an_empty_question_in_one_line(question):
+    run_ = fireside("ask", question, "--persona", "ada")
+    assert run_.returncode == 2, run_.stderr
+    assert "Traceback" not in run_.stderr and run_.stdout == ""
+    assert run_.stderr.strip().splitlines() == [
+        "fireside: error: the question is empty: say or type what you want to ask"
+    ]
+
+
 def test_llm_serve_says_what_to_install_without_vllm(tmp_path):
     config = tmp_path / "fireside.yaml"
     config.write_text("vllm:\n  model: build/smollm2-hf\n  adapters:\n    ada-lora: build/ada-lora\n")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 from stage.core.errors import FiresideError
 from stage.panel.audit import AuditLog
+from stage.think.guardrails import EmptyQuestion, require_question
 
 MAX_QUESTION = 300  # characters
 MAX_NAME = 60
@@ -58,8 +59,10 @@ class QuestionQueue:
     # -- what the audience does -------------------------------------------------
     def submit(self, text: str, name: str = "", client: str = "") -> Question:
         text, name = " ".join(str(text).split()), " ".join(str(name or "").split())
-        if not text:
-            raise PanelError("the question is empty")
+        try:
+            require_question(text)
+        except EmptyQuestion as err:
+            raise PanelError(str(err)) from None
         if len(text) > MAX_QUESTION:
             raise PanelError(f"a question is at most {MAX_QUESTION} characters ({len(text)} given)")
         if len(name) > MAX_NAME:
@@ -78,8 +81,8 @@ class QuestionQueue:
 
     def edit(self, qid: str, text: str) -> Question:
         text = " ".join(str(text).split())
-        if not text or len(text) > MAX_QUESTION:
-            raise PanelError(f"an edited question has 1 to {MAX_QUESTION} characters")
+        if not any(c.isalnum() for c in text) or len(text) > MAX_QUESTION:
+            raise PanelError(f"an edited question has 1 to {MAX_QUESTION} characters, a word among them")
         self.get(qid)
         return self._apply(self.log.write("edited", id=qid, text=text))
 

@@ -30,10 +30,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from stage.core.errors import FiresideError
 from stage.core.yamlfile import line_of, nodes, read_mapping, validate
+from stage.think.guardrails import require_question
 from stage.think.persona import PersonaCard, UnknownPersona
 from voices.catalog import UnknownVoice, VoiceCatalog
 
@@ -83,6 +84,11 @@ class Segment(BaseModel):
     by: str | None = None  # line: the panelist
     answer: str | None = Field(default=None, min_length=1)  # ask: the words to speak instead of generating
     slot: Seconds
+
+    @field_validator("ask")
+    @classmethod
+    def _a_question(cls, ask: str | None) -> str | None:
+        return ask if ask is None else require_question(ask)
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Segment":

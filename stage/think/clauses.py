@@ -1,31 +1,58 @@
-"""Cutting a streamed answer into speakable clauses, as soon as each is whole,
-so that speech starts before the answer is finished."""
+"""Cutting text into sentences, and a streamed answer into speakable clauses
+as soon as each is whole, so that speech starts before the answer is finished.
+
+Where a sentence ends is decided by the word before the full stop and the
+word after it:
+
+- ``?``, ``!`` and ``…`` end a sentence, a full stop after an ordinary word
+  too, unless the next word starts in lower case (``"Is it?" she asked.``):
+  a sentence never starts with a lower-case letter because of a cut, except
+  before a list's item ("b)") or a word such as "iPhone";
+- after an abbreviation that names or introduces something (Mr., Dr., St.,
+  e.g., i.e., vs.), or an initial (J. R. R. Tolkien, George W. Bush), a full
+  stop never ends one; after "No.", "Fig.", "Jan." it does not before a
+  number ("No. 5");
+- after one that often closes a sentence (etc., Inc., Ltd., Co., U.S., U.K.,
+  a.m., p.m.), it ends one only before a capital;
+- "1." at the start of a sentence numbers a list's item;
+- decimals (3.5, $1.2 billion) have no space after their point, so they are
+  never a candidate.
+
+The choice needs the first letter of the next word: a streamed sentence is
+cut when that letter has come (the whole next word, when it is in lower case).
+"""
 
 from __future__ import annotations
 
 import re
 
-_ABBREVIATIONS = {
-    "a.m",
-    "p.m",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "st",
-    "vs",
-    "etc",
-    "e.g",
-    "i.e",
-    "u.s",
-    "u.k",
-    "no",
-    "inc",
-    "ltd",
-    "co",
-}
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s|[。！？]")
+# a full stop after these never ends a sentence: they name or introduce what follows
+_NEVER_END = frozenset(
+    "mr mrs ms messrs dr prof st mt ft rev hon gen col lt capt sgt gov sen rep pres "
+    "e.g i.e vs v cf viz approx ca c esp incl".split()
+)
+# ... nor after these before a number ("No. 5", "Fig. 3", "Jan. 12"); else as any word
+_BEFORE_NUMBER = frozenset(
+    "no nos fig figs vol vols pp p art sec ch op jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+# ... and after these, which often close a sentence, it ends one only before a capital
+_MAY_END = frozenset(
+    "etc inc ltd co corp bros jr sr esq al dept ave blvd rd "
+    "u.s u.k u.s.a u.s.s.r u.n e.u d.c l.a n.y a.m p.m b.c a.d".split()
+)
+# ... unless the next word goes on the name: "Co. Ltd.", "Acme Inc. Ltd."
+_NAME_GOES_ON = frozenset("ltd inc co corp llc plc limited jr sr".split())
+_NUMERALS = frozenset("IVX")  # as _MAY_END, not initials: "World War I. The war..."
+_OPENERS = "\"'“‘«([{¿¡"
+_CLOSERS = "\"'”’»)]}"
+_FOOTNOTE = r"\[(?:\d{1,3}|[a-z]|citation needed)\]"  # Wikipedia's: "in 2010.[3] The"
+# a sentence end: its punctuation, closing quotes and brackets, footnote marks, a space
+_SENTENCE_END = re.compile(rf"([.!?…]+)[\"'”’»)\]]*(?:{_FOOTNOTE})*\s|[。！？]")
+_FOOTNOTES_LAST = re.compile(rf"(?:{_FOOTNOTE})+$")
+_NEXT_WORD = re.compile(r"\s*(\S*)")
+_DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]")  # "j.r.r", "u.s"
+_LIST_ITEM = re.compile(r"\(?(?:[a-z]|[ivx]{1,4}|\d{1,3})\)")  # "b)", "(iv)"
+_CAMEL = re.compile(r"[a-z]+[A-Z]")  # "iPhone", "eBay": lower case, yet a sentence may start with it
 # words that open a new phrase: the first clause may end before one of them
 _PHRASE_OPENERS = frozenset(
     "and but or because which that who by with when where while so to for in on "
@@ -34,16 +61,50 @@ _PHRASE_OPENERS = frozenset(
 _CLAUSE_END = re.compile(r"[,;:]\s|[—–]\s?|[，；：]")  # "3,000" and "10:30" are no clause ends
 
 
-def _abbreviation(head: str) -> bool:
-    """Does ``head`` end in an abbreviation or an initial ("e.g.", "J.")?"""
-    words = head.split()
-    last = words[-1].lower().rstrip(".!?…") if words else ""
-    return last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())
+def _ends_at(text: str, match: re.Match, start: int, final: bool) -> bool | None:
+    """Does the sentence that began at ``start`` end at ``match`` (a
+    :data:`_SENTENCE_END` in ``text``)? None: not yet known, as the next word
+    has still to come (never when ``final``: nothing more will)."""
+    mark = match.group(1)
+    if mark is None:
+        return True  # "。", "！", "？"
+    after = _NEXT_WORD.match(text, match.end())
+    following, whole = after.group(1), final or after.end() < len(text)
+    letter = following.lstrip(_OPENERS)[:1]
+    if not letter:
+        return True if whole else None  # the end of the text (or a lone dash)
+    starts = letter.isupper()
+    if letter.islower():
+        if not whole:
+            return None  # "b)" or "iPhone" may yet start a sentence
+        if not (_LIST_ITEM.fullmatch(following) or _CAMEL.match(following)):
+            return False
+        starts = True
+    if mark != ".":
+        return True  # "?", "!", an ellipsis
+    space = match.start() - 1  # the word before the full stop
+    while space >= start and not text[space].isspace():
+        space -= 1
+    raw = text[space + 1 : match.start()].strip(_OPENERS + _CLOSERS)
+    word = raw.lower()
+    if word in _MAY_END or raw in _NUMERALS:
+        if starts and not whole:
+            return None  # "Co. Ltd.": the whole next word tells
+        return starts and following.strip(_OPENERS + _CLOSERS + ".,;:").lower() not in _NAME_GOES_ON
+    if word in _NEVER_END:
+        return False
+    if len(word) == 1 and word.isalpha() or _DOTTED.fullmatch(word):
+        return False  # an initial: "J. R. R. Tolkien", "J.K. Rowling"
+    if word in _BEFORE_NUMBER and letter.isdigit():
+        return False
+    if space < start and word.isdigit() and len(word) <= 3:
+        return False  # "1. First item."
+    return True
 
 
 def ends_sentence(text: str) -> bool:
     """Does the text end a sentence (not a clause, nor a colon before a list)?"""
-    return text.strip().rstrip("\"'”’)]")[-1:] in (".", "!", "?", "…", "。", "！", "？")
+    return _FOOTNOTES_LAST.sub("", text.strip()).rstrip("\"'”’)]")[-1:] in (".", "!", "?", "…", "。", "！", "？")
 
 
 def sentences(text: str) -> list[str]:
@@ -52,7 +113,7 @@ def sentences(text: str) -> list[str]:
     text = " ".join(text.split()) + " "
     found, start = [], 0
     for match in _SENTENCE_END.finditer(text):
-        if not _abbreviation(text[start : match.start() + 1]):
+        if _ends_at(text, match, start, final=True):
             found.append(text[start : match.end()].strip())
             start = match.end()
     found.append(text[start:].strip())
@@ -65,7 +126,9 @@ class ClauseSplitter:
     The first clause is cut at its first comma, or before a word that opens
     a new phrase ("by", "which", "and"...), once it has ``first_words``
     words, so the voice can start at once; later ones at sentence ends, or
-    at a comma once ``long_words`` words have built up.
+    at a comma once ``long_words`` words have built up. A sentence end is cut
+    as :func:`sentences` cuts it, once the next word tells: its first letter,
+    or the whole word when it is in lower case or follows "p.m.".
     """
 
     def __init__(self, first_words: int = 4, long_words: int = 14):
@@ -82,16 +145,28 @@ class ClauseSplitter:
         return clauses
 
     def flush(self) -> list[str]:
+        clauses = []
+        while (end := self._sentence_end(final=True)) is not None:
+            if (clause := self._take(end, more=False)) is not None:
+                clauses.append(clause)
         rest = " ".join(self.buffer.split())
         self.buffer = ""
-        return [rest] if any(c.isalnum() for c in rest) else []
+        return clauses + ([rest] if any(c.isalnum() for c in rest) else [])
+
+    def _sentence_end(self, final: bool) -> int | None:
+        """Where the buffer's first sentence ends; -1: it may end where the next word will tell."""
+        for match in _SENTENCE_END.finditer(self.buffer):
+            ends = _ends_at(self.buffer, match, 0, final)
+            if ends is None:
+                return -1
+            if ends:
+                return match.end()
+        return None
 
     def _next(self) -> str | None:
-        for match in _SENTENCE_END.finditer(self.buffer):
-            head = self.buffer[: match.end()]
-            if _abbreviation(head[: match.start() + 1]):
-                continue
-            return self._take(match.end())
+        end = self._sentence_end(final=False)
+        if end is not None:
+            return None if end < 0 else self._take(end)
         minimum = self.first_words if self.emitted == 0 else self.long_words
         for match in _CLAUSE_END.finditer(self.buffer):
             if len(self.buffer[: match.start()].split()) >= minimum:
@@ -105,9 +180,9 @@ class ClauseSplitter:
                     return self._take(match.start())
         return None
 
-    def _take(self, end: int) -> str | None:
+    def _take(self, end: int, more: bool = True) -> str | None:
         clause, self.buffer = " ".join(self.buffer[:end].split()), self.buffer[end:]
         if not any(c.isalnum() for c in clause):  # stray punctuation: nothing to say
-            return self._next()
+            return self._next() if more else None
         self.emitted += 1
         return clause

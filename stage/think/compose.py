@@ -1,14 +1,17 @@
 """Answers made of the sources' own sentences (extractive answers), and the
 rule every spoken answer keeps: no fragments.
 
-The sentences of the best retrieved passages are scored by how close their
-meaning is to the question (MiniLM cosine) plus the question's words they
-share; the best one leads, and others close to it join while the persona's
-time allows. A question that asks for a number or a date ("how many", "when
-did") is led by a sentence that has one, or held when none close has. They
-are spoken in the order of the passages they come from,
-and a sentence that leans on the one before it ("It lets people ...")
-brings that one along.
+The reader (``stage.think.reader``) scores each sentence of the best
+retrieved passages by how likely it is to answer the question; the most
+likely leads, and the persona holds when none is likely enough. A section
+whose heading is the question's topic ("how banks detect fraud") leads over
+sentences that only share its words. A question that asks for a number or a
+date ("how many", "when did") is led by a sentence that has one, or held
+when none close has. What follows the lead adds to it: the sentences of its
+passage that answer the question too, or one that the lead leans on ("It
+lets people ..." brings the sentence before), never a sentence from
+elsewhere that merely shares the question's words. An answer is about
+``ANSWER_WORDS`` words, more when the question asks for a list or detail.
 """
 
 from __future__ import annotations
@@ -20,13 +23,19 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from stage.think.clauses import ends_sentence
-from stage.think.knowledge import Knowledge, content_words
+from stage.think.knowledge import Knowledge, content_list, fold, heading, names
+from stage.think.questions import topic_of
+from stage.think.reader import FEATURES, reader
 
 MAX_SENTENCES = 3
-# a further sentence joins when it scores at least this close to the best one
-JOIN_MARGIN = 0.12
-RANK_PENALTY = 0.02  # per place a sentence's passage is below the best passage
-TYPE_BONUS = 0.1  # for a sentence with the kind of thing asked for (a number, a date)
+ANSWER_WORDS = 45  # about 18 s of speech
+DETAIL_WORDS = 90  # when the question asks for a list or detail
+# a sentence of the lead's passage joins when the reader gives it at least this
+JOIN_PROBABILITY = 0.5
+# a section whose heading is at least this close to the question (MiniLM
+# cosine) is the question's topic, and leads ("How do banks detect fraud?"
+# against "How banks detect fraud": 0.93)
+TOPIC_HEADING = 0.75
 # a question asking for a number or a date is answered by a sentence that has
 # one and is at least this close to it, or not at all
 TYPE_MIN_SIMILARITY = 0.35
@@ -87,65 +96,128 @@ def answer_type(question: str) -> re.Pattern | None:
     return None
 
 
+_WHO = re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|people|king|duke|leader|company|family)\b", re.I)
+_WHERE = re.compile(r"^\s*where\b|\b(what|which) (country|city|place|region|continent|island|town|river)\b", re.I)
+_NAME = re.compile(r"(?<=\w[\s,(])[A-Z][\w'-]+")
+_DETAIL = re.compile(
+    r"\b(list|in detail|detailed|step by step|steps|all the|examples|tell me more|explain (how|why|in))\b", re.I
+)
+
+
+def answer_words(question: str, max_words: float) -> float:
+    """How long the answer may be: about ANSWER_WORDS words, more for a list or detail, never past the persona's time."""
+    return min(max_words, DETAIL_WORDS if _DETAIL.search(question) else ANSWER_WORDS)
+
+
+def _typed(question: str, sentence: str, asked_names: set[str]) -> float:
+    """1 when the sentence has the kind of thing the question asks for, 0 when
+    it has not, 0.5 when the question asks for nothing in particular."""
+    wanted = answer_type(question)
+    if wanted is not None:
+        return float(bool(wanted.search(sentence)))
+    if _WHO.search(question) or _WHERE.search(question):
+        return float(any(fold(n) not in asked_names for n in _NAME.findall(sentence)))
+    return 0.5
+
+
+def features(
+    question: str, passages: list[int], knowledge: Knowledge, similarity: np.ndarray
+) -> tuple[list[int], np.ndarray]:
+    """The candidate sentences of the numbered passages (best first) and the reader's features for each."""
+    order = {number: rank for rank, number in enumerate(passages)}
+    asked = content_list(question)
+    asked_set, asked_pairs = set(asked), set(zip(asked, asked[1:]))
+    unique = sorted(asked_set)
+    weight = dict(zip(unique, knowledge.rarity(unique)))
+    total = max(1e-6, sum(weight.values()))
+    asked_names = {fold(n) for n in names(question)} | {w for w in asked_set if w[0].isdigit()}
+    headings = knowledge.heading_similarities(question)
+    best = float(similarity.max()) if len(similarity) else 0.0
+    ids, rows = [], []
+    position = -1
+    for i, sentence in enumerate(knowledge.sentences):
+        passage = int(knowledge.owner[i])
+        position = position + 1 if i and knowledge.owner[i - 1] == passage else 0
+        if passage not in order or is_fragment(sentence) or _echo(sentence, question):
+            continue
+        words = knowledge.words(i)
+        said = set(words)
+        in_passage, written = knowledge.passage_words(passage)
+        sentence_written = set(re.findall(r"[a-z0-9][\w'-]*", fold(sentence)))
+        rows.append(
+            [
+                float(similarity[i]),
+                best,
+                float(headings[passage]),
+                order[passage],
+                float(order[passage] == 0),
+                len(said & asked_set) / max(1, len(asked_set)),
+                sum(weight[w] for w in said & asked_set) / total,
+                len(in_passage & asked_set) / max(1, len(asked_set)),
+                sum(weight[w] for w in in_passage & asked_set) / total,
+                len(set(zip(words, words[1:])) & asked_pairs) / max(1, len(asked_pairs)),
+                len(sentence_written & asked_names) / len(asked_names) if asked_names else 1.0,
+                len(written & asked_names) / len(asked_names) if asked_names else 1.0,
+                _typed(question, sentence, asked_names),
+                len(said - asked_set) / max(1, len(said)),
+                position,
+                np.log1p(len(sentence.split())),
+            ]
+        )
+        ids.append(i)
+    return ids, np.asarray(rows, np.float64).reshape(-1, len(FEATURES))
+
+
 def extract(
     question: str, passages: list[int], knowledge: Knowledge, similarity: np.ndarray, max_words: float
 ) -> list[Sentence]:
     """The sentences of the passages numbered ``passages`` (best first) that
-    answer the question, in speaking order."""
+    answer the question, in speaking order (none: no sentence does)."""
     passages = passages[:POOL]
-    order = {number: rank for rank, number in enumerate(passages)}
-    asked = content_words(question)
-    wanted_type = answer_type(question)
-    candidates = []
-    typed = []  # the candidates with what the question asks for, close enough to lead
-    for i, sentence in enumerate(knowledge.sentences):
-        if knowledge.owner[i] not in order or is_fragment(sentence) or _echo(sentence, question):
-            continue
-        words = content_words(sentence)
-        overlap = len(words & asked) / max(1, len(asked))
-        score = float(similarity[i]) + 0.2 * overlap - RANK_PENALTY * order[knowledge.owner[i]]
-        if wanted_type and wanted_type.search(sentence):
-            score += TYPE_BONUS
-            if similarity[i] >= TYPE_MIN_SIMILARITY:
-                typed.append((score, i))
-        candidates.append((score, i))
-    if not candidates:
+    ids, rows = features(question, passages, knowledge, similarity)
+    if not ids:
         return []
-    candidates.sort(reverse=True)
+    model = reader()
+    likely = dict(zip(ids, model.probability(rows)))
+    topic = _topic_section(question, passages, knowledge)
+    wanted_type = answer_type(question)
+    ranked = sorted(ids, key=lambda i: -likely[i])
+    if topic is not None:
+        # the section about the question leads, from its best sentence
+        ranked = [i for i in ranked if knowledge.owner[i] == topic] + [i for i in ranked if knowledge.owner[i] != topic]
+    elif likely[ranked[0]] < model.threshold:
+        return []  # no sentence is likely to answer: hold
     if wanted_type:
+        typed = [
+            i for i in ranked if wanted_type.search(knowledge.sentences[i]) and similarity[i] >= TYPE_MIN_SIMILARITY
+        ]
         if not typed:
             return []  # a number or a date was asked for, and no close sentence has one
-        lead = max(typed)
-        candidates.remove(lead)
-        candidates.insert(0, lead)
-    best = candidates[0][0]
-    chosen: set[int] = set()
+        ranked.remove(typed[0])
+        ranked.insert(0, typed[0])
+    lead = ranked[0]
+    if _unpaired_numbers(question, knowledge.passages[knowledge.owner[lead]].text):
+        return []  # "a population of 17,786,914": the documents never pair that number with the subject
+    budget = answer_words(question, max_words)
+    chosen = _with_context(lead, knowledge)
+    home = knowledge.owner[lead]
 
-    def words_of(ids) -> int:
-        return sum(len(knowledge.sentences[i].split()) for i in ids)
+    def words_of(chosen_ids) -> int:
+        return sum(len(knowledge.sentences[i].split()) for i in chosen_ids)
 
-    for score, i in candidates:
-        if len(chosen) >= MAX_SENTENCES or (chosen and score < best - JOIN_MARGIN):
+    # what adds to the lead: its passage's sentences that answer too (the
+    # topic section's in order), or the next one when the lead alone is short
+    following = [i for i in ids if knowledge.owner[i] == home and i not in chosen]
+    for i in following:
+        if len(chosen) >= MAX_SENTENCES:
             break
-        wanted = {i}
-        before = i - 1
-        if _LEANS_BACK.match(knowledge.sentences[i]) and before >= 0 and knowledge.owner[before] == knowledge.owner[i]:
-            wanted.add(before)  # "It lets people ..." needs what "it" is
-        if chosen and words_of(chosen | wanted) > max_words:
-            continue
-        chosen |= wanted
-    (only,) = chosen if len(chosen) == 1 else (None,)
-    following = (only or 0) + 1
-    if (
-        only is not None
-        and words_of(chosen) < SHORT_ANSWER_WORDS
-        and following < len(knowledge.sentences)
-        and knowledge.owner[following] == knowledge.owner[only]
-        and not is_fragment(knowledge.sentences[following])
-        and words_of({only, following}) <= max_words
-    ):
-        chosen.add(following)
-    spoken = sorted(chosen, key=lambda i: (order[knowledge.owner[i]], i))
+        joins = (topic is not None or likely[i] >= JOIN_PROBABILITY) or (
+            i == max(chosen) + 1 and words_of(chosen) < SHORT_ANSWER_WORDS
+        )
+        wanted = _with_context(i, knowledge)
+        if joins and words_of(chosen | wanted) <= budget:
+            chosen |= wanted
+    spoken = sorted(chosen)
     return [
         Sentence(
             knowledge.sentences[i],
@@ -154,3 +226,33 @@ def extract(
         )
         for i in spoken
     ]
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in re.findall(r"\d[\d,.]*\d|\d", text)}
+
+
+def _unpaired_numbers(question: str, passage: str) -> bool:
+    """The question names a number its answer's passage does not have."""
+    return bool(_numbers(question) - _numbers(passage))
+
+
+def _with_context(i: int, knowledge: Knowledge) -> set[int]:
+    """A sentence, and the one before it when it leans on it ("It lets people ...")."""
+    before = i - 1
+    if _LEANS_BACK.match(knowledge.sentences[i]) and before >= 0 and knowledge.owner[before] == knowledge.owner[i]:
+        return {before, i}
+    return {i}
+
+
+def _topic_section(question: str, passages: list[int], knowledge: Knowledge) -> int | None:
+    """The retrieved passage whose heading is the question's topic, if one is."""
+    headings = knowledge.heading_similarities(topic_of(question))
+    best = max(passages, key=lambda p: headings[p], default=None)
+    if (
+        best is None
+        or headings[best] < TOPIC_HEADING
+        or heading(knowledge.passages[best]) == knowledge.passages[best].title
+    ):
+        return None
+    return best

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 
+from stage.core.errors import FiresideError
 from stage.core.events import GuardrailDecision
 from stage.think.documents import Passage
 from stage.think.knowledge import content_words
@@ -51,6 +52,22 @@ _PERSONAL = {
     "card number": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
     "e-mail address": re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
 }
+
+
+class EmptyQuestion(FiresideError, ValueError):
+    """A question with nothing to ask: empty, blank, or only punctuation."""
+
+    def __init__(self, message: str = "the question is empty: say or type what you want to ask"):
+        super().__init__(message)
+
+
+def require_question(text: str) -> str:
+    """The question, stripped; :class:`EmptyQuestion` when it has no letter
+    or digit at all ("", "   ", "  ?? "), which no persona could answer."""
+    text = str(text or "").strip()
+    if not any(c.isalnum() for c in text):
+        raise EmptyQuestion()
+    return text
 
 
 def _decision(check: str, action: str, rule: str, reason: str) -> GuardrailDecision:

@@ -22,13 +22,14 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rich.progress import track
 
 from stage.core import paths
@@ -52,7 +53,9 @@ PASSAGE_MIN_SIMILARITY = 0.35
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al.)
 # a question this similar (0-100) to an approved one gets its answer verbatim
 APPROVED_SIMILARITY = 85.0
-INDEX_VERSION = "2"  # bump when passages or vectors are made differently
+# a name the documents spell this similarly (0-100) is theirs, misspelt ("Primier" for "Premier")
+SPELLING_SIMILARITY = 80.0
+INDEX_VERSION = "4"  # bump when passages or vectors are made differently
 
 
 @dataclass(frozen=True)
@@ -87,15 +90,26 @@ _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN) | frozenset(
 )
 
 
-def content_words(text: str) -> set[str]:
-    """Stemmed words that carry meaning ("regulators" -> "regul"), numbers kept whole."""
-    words = re.findall(r"[a-z0-9][a-z0-9.,'-]*[a-z0-9]|[a-z0-9]", text.lower())
-    words = [w.strip(".,'-") for w in words]
-    return {
+def content_list(text: str) -> list[str]:
+    """Stemmed words that carry meaning, in order ("regulators" -> "regul"),
+    numbers kept whole, accents off ("Hervé" -> "herve")."""
+    words = re.findall(r"[a-z0-9][a-z0-9.,'-]*[a-z0-9]|[a-z0-9]", fold(text))
+    words = [re.sub(r"'s$", "", w.strip(".,'-")) for w in words]
+    return [
         w if w[0].isdigit() else _STEMMER.stemWord(w)
         for w in words
         if w and w not in _STOPWORDS and (len(w) > 2 or w.isdigit())
-    }
+    ]
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed words that carry meaning ("regulators" -> "regul"), numbers kept whole."""
+    return set(content_list(text))
+
+
+def fold(text: str) -> str:
+    """Text as it is compared: accents off, lower case ("Hervé" -> "herve")."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def names(text: str) -> set[str]:
@@ -163,14 +177,18 @@ class Knowledge:
         for error in self.errors:
             log.error("%s", error)
         self.owner = np.asarray(owner, np.int64)  # the passage each sentence is in
-        self.vocabulary = set(
-            re.findall(r"[a-z][\w'-]*", " ".join(f"{p.title} {p.text}" for p in self.passages).lower())
-        )
+        self.vocabulary = set(re.findall(r"[a-z][\w'-]*", fold(" ".join(f"{p.title} {p.text}" for p in self.passages))))
+        self.vocabulary |= {re.sub(r"'s$", "", w) for w in self.vocabulary}
+        self._stems = {_STEMMER.stemWord(w) for w in self.vocabulary}
+        self._spellings = sorted(w for w in self.vocabulary if len(w) >= 5)
         self.vocabulary |= _initials(f"{p.title}. {p.text}" for p in self.passages)  # "CBDC" is known from its words
         self._titles: dict[str, str] = {}
         for passage in self.passages:
             self._titles.setdefault(passage.source, passage.title)
         self._last: tuple[str, np.ndarray] = ("", np.zeros(0))
+        self._words: dict[int, list[str]] = {}
+        self._frequency: dict[str, int] | None = None
+        self._passage_words: dict[int, tuple[set[str], set[str]]] = {}
         self._index = None
         if self.passages:
             self._index = bm25s.BM25()
@@ -222,11 +240,29 @@ class Knowledge:
     def unknown_names(self, question: str) -> set[str]:
         """The names in the question that the documents never use ("AI-made" is known
         when "AI" and "made" are)."""
-        return {
-            n
-            for n in names(question)
-            if n not in self.vocabulary and not all(part in self.vocabulary for part in n.split("-") if part)
-        }
+        words = [fold(w) for w in re.findall(r"[A-Za-z][\w'-]*", question)]
+        return {n for n in names(question) if not self._knows(n, words)}
+
+    def _knows(self, name: str, words: list[str]) -> bool:
+        """A name is known when the documents use it, or its parts ("AI-made"),
+        as a word of another form ("Marry": "married"), as one word with its
+        neighbour ("Sky Drive": "SkyDrive"), or misspelt by a letter or two
+        ("Primier League", "Herve")."""
+        name = fold(name)
+        bare = re.sub(r"(?<=[a-z]{3})(s|')$", "", name)  # "Roberts army", "Normans'"
+        if {name, bare} & self.vocabulary or _STEMMER.stemWord(name) in self._stems:
+            return True
+        if all(part in self.vocabulary for part in name.split("-") if part):
+            return True
+        if name in words:
+            at = words.index(name)
+            joined = {"".join(words[at - 1 : at + 1]), "".join(words[at : at + 2])}
+            if joined & self.vocabulary:
+                return True
+        if len(name) >= 5:
+            near = process.extractOne(name, self._spellings, scorer=fuzz.ratio, score_cutoff=SPELLING_SIMILARITY)
+            return near is not None
+        return False
 
     def _vector(self, question: str) -> np.ndarray:
         """The question's vector (the last one is kept: a question is embedded
@@ -235,6 +271,42 @@ class Knowledge:
         if last[0] != question:
             last = self._last = (question, _embed([question])[0])
         return last[1]
+
+    def heading_similarities(self, question: str) -> np.ndarray:
+        """Each passage's heading's cosine similarity to the question."""
+        return self.heading_vectors @ self._vector(question) if self.passages else np.zeros(0, np.float32)
+
+    def words(self, sentence: int) -> list[str]:
+        """The numbered sentence's content words, in order (worked out once)."""
+        found = self._words.get(sentence)
+        if found is None:
+            found = self._words[sentence] = content_list(self.sentences[sentence])
+        return found
+
+    def rarity(self, words: list[str]) -> np.ndarray:
+        """How rare each content word is in the knowledge's sentences (inverse
+        document frequency: a word in every sentence weighs nothing)."""
+        if self._frequency is None:
+            counts: dict[str, int] = {}
+            for i in range(len(self.sentences)):
+                for word in set(self.words(i)):
+                    counts[word] = counts.get(word, 0) + 1
+            self._frequency = counts
+        n = max(1, len(self.sentences))
+        return np.array([np.log((n + 1) / (self._frequency.get(w, 0) + 1)) for w in words])
+
+    def passage_words(self, passage: int) -> tuple[set[str], set[str]]:
+        """The numbered passage's content words (its heading's too) and its
+        words as written, accents off (worked out once)."""
+        found = self._passage_words.get(passage)
+        if found is None:
+            p = self.passages[passage]
+            text = f"{heading(p)}. {p.text}"
+            found = self._passage_words[passage] = (
+                content_words(text),
+                set(re.findall(r"[a-z0-9][\w'-]*", fold(text))),
+            )
+        return found
 
     def support(self, text: str, passages: list[int]) -> tuple[float, int | None]:
         """How closely ``text`` says what a sentence of the numbered passages

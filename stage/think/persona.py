@@ -51,6 +51,8 @@ class PersonaCard(BaseModel):
     voice: str = "joe"
     avatar: str = "stylized"
     style: str = ""
+    # who the persona is, in a sentence or two, for questions about itself ("who runs you?")
+    about: str = ""
     system_prompt: str
     knowledge: list[str] = []
     approved_answers: list[ApprovedAnswer] = []
@@ -87,6 +89,17 @@ class PersonaCard(BaseModel):
             .render(name=self.name, title=self.title, style=self.style, event=event)
             .strip()
         )
+
+    @property
+    def source(self) -> str:
+        """The card as an answer's source (what a question about the persona is answered from)."""
+        return f"personas/{self.id}.yaml"
+
+    def introduction(self) -> str:
+        """The answer to a question about the persona itself: who it is, that it
+        is an AI avatar (always said), and the card's ``about``."""
+        line = f"I'm {self.name}, {self.title}, and I'm an AI avatar, not a person."
+        return f"{line} {self.about.strip()}" if self.about.strip() else line
 
     def holding_line(self, turn: int = 0) -> str:
         return self.holding_lines[turn % len(self.holding_lines)]

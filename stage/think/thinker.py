@@ -29,12 +29,13 @@ from typing import AsyncIterator
 
 from stage.core.events import AnswerEnd, Clause
 from stage.think.answers import GeneratedAnswer, Stopwatch, ThinkEvent, approved, extractive, held
-from stage.think.compose import POOL, Sentence, extract
+from stage.think.compose import POOL, Sentence, answer_words, extract
 from stage.think.documents import Passage
-from stage.think.guardrails import AnswerCheck, check_question
+from stage.think.guardrails import AnswerCheck, check_question, require_question
 from stage.think.knowledge import Knowledge
 from stage.think.llm import ChatModel, connect
-from stage.think.persona import PersonaCard
+from stage.think.persona import ApprovedAnswer, PersonaCard
+from stage.think.questions import about_persona, parts, topic_of
 
 log = logging.getLogger("fireside.think")
 
@@ -92,6 +93,7 @@ class Thinker:
     async def _answer(self, question: str) -> AsyncIterator[ThinkEvent]:
         """The checks in the order of trust, then the answer, made the card's (or the settings') way."""
         clock = Stopwatch()
+        question = require_question(question)  # an empty one is refused with a clear message
         self.turn += 1
         verdict = check_question(question, self.card)
         yield verdict
@@ -99,7 +101,7 @@ class Thinker:
             for event in held(self._holding_line(), clock, verdict.rule, verdict.reason)[1:]:
                 yield event
             return
-        answer = self.knowledge.approved_answer(question)
+        answer = self.knowledge.approved_answer(question) or self._about_me(question)
         if answer:
             for event in approved(answer, clock):
                 yield event
@@ -125,12 +127,29 @@ class Thinker:
         finally:
             await events.aclose()  # stops the model now, not when collected
 
+    def _about_me(self, question: str) -> ApprovedAnswer | None:
+        """A question about the persona itself is answered from its card."""
+        if not about_persona(question):
+            return None
+        return ApprovedAnswer(question=question, answer=self.card.introduction(), sources=[self.card.source])
+
     def _ground(self, question: str) -> tuple[list[tuple[int, float]], list[Sentence]]:
         """The passages about the question, best first, and the source
-        sentences that best answer it (none: nothing in the knowledge does)."""
-        similarity = self.knowledge.similarities(question)
-        ranked = self.knowledge.rank(question, max(self.settings.passages, POOL), similarity)
-        return ranked, extract(question, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_words)
+        sentences that best answer it (none: nothing in the knowledge does).
+        Each part of a question that asks two or three things is answered
+        from its own source, in the time the whole answer has; a "tell me
+        about X" question is about X."""
+        asked = parts(question)
+        budget = answer_words(question, self.card.max_answer_words) if len(asked) == 1 else self.card.max_answer_words
+        all_ranked, best = [], []
+        for part in asked:
+            topic = topic_of(part)
+            similarity = self.knowledge.similarities(topic)
+            ranked = self.knowledge.rank(topic, max(self.settings.passages, POOL), similarity)
+            found = extract(topic, [i for i, _ in ranked], self.knowledge, similarity, budget / len(asked))
+            best += [s for s in found if s not in best]
+            all_ranked += [r for r in ranked if r not in all_ranked]
+        return all_ranked, best
 
     def _generated(
         self, question: str, numbers: list[int], best: list[Sentence], clock: Stopwatch

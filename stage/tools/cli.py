@@ -365,12 +365,14 @@ def _ask(args, config: FiresideConfig) -> int:
     import dataclasses
 
     from stage.core.events import AnswerEnd, Clause, GuardrailDecision
+    from stage.think.guardrails import require_question
     from stage.think.thinker import thinker_for
 
+    question = require_question(args.question)  # before the models load: an empty one is said at once
     thinker = thinker_for(_card(config, args.persona), config, args.llm)
 
     async def run() -> None:
-        async for event in thinker.answer(args.question):
+        async for event in thinker.answer(question):
             if args.json:
                 print(
                     json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, ensure_ascii=False),

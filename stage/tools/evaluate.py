@@ -30,7 +30,7 @@ from rapidfuzz import fuzz
 
 from stage.core.events import AnswerEnd, Clause
 from stage.core.paths import PROJECT
-from stage.think.clauses import ends_sentence
+from stage.think.clauses import ends_sentence, sentences
 from stage.think.guardrails import MIN_SIMILARITY
 from stage.think.knowledge import Knowledge
 
@@ -81,6 +81,7 @@ class Verdict:
     outcome: str
     sources: tuple[str, ...]
     correct: bool = False
+    first: bool = False  # correct, and the key fact is in the first sentence said
     fragment: bool = False
     unsupported: list[str] = field(default_factory=list)
 
@@ -125,6 +126,8 @@ def judge(question: Question, events: list, knowledge: Knowledge) -> Verdict:
         lowered = " ".join(answer.lower().split())
         states = any(k.lower() in lowered for k in question.key)
         verdict.correct = not declined and states and question.address in end.sources
+        lead = " ".join(sentences(" ".join(c.text for c in said))[:1]).lower()
+        verdict.first = verdict.correct and any(k.lower() in lead for k in question.key)
     else:
         verdict.correct = declined
     return verdict

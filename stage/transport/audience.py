@@ -1,6 +1,7 @@
 """The audience's side of a show: ``GET /ask``, the page, and ``POST /ask``
 with ``{"text", "name"}``, which queues a question for the moderator.
-Length and rate are limited per client, and the page reaches nothing else."""
+Length and rate are limited per client (an empty question is refused
+first, and does not count), and the page reaches nothing else."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from aiohttp import web
 
 from stage.panel.queue import PanelError, TooMany
+from stage.think.guardrails import EmptyQuestion, require_question
 from stage.transport.bodies import AskBody
 from stage.transport.http import WEB, RequestError, client_address, read_body
 from stage.transport.live_show import LiveShow
@@ -32,6 +34,10 @@ class AudienceRoutes:
     async def ask(self, request: web.Request) -> web.Response:
         body = await read_body(request, AskBody, MAX_ASK_BODY)
         client = client_address(request, self.live.proxies)
+        try:
+            require_question(body.text)  # before the limit: a question that was not sent does not count
+        except EmptyQuestion as err:
+            raise RequestError(400, str(err)) from None
         try:
             self.live.limit.check(client)
             question = self.live.queue.submit(body.text, body.name, client)

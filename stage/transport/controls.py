@@ -19,6 +19,7 @@ from aiohttp import web
 
 from stage.panel.moderator import ModeratorEar
 from stage.panel.queue import PanelError
+from stage.think.guardrails import EmptyQuestion, require_question
 from stage.transport.audience import MAX_ASK_BODY
 from stage.transport.bodies import AskNow, Hold, Offer, Say, Select, Stop
 from stage.transport.http import RequestError, read_body
@@ -47,11 +48,13 @@ class StageControls:
             question = self.live.queue.get(body.id) if body.id else None
         except PanelError as err:
             raise RequestError(404, str(err)) from None
-        text = " ".join((question.text if question else body.text or "").split())
-        to = body.to or (question.to if question else None)
-        if not text:
+        if question is None and body.text is None:
             raise RequestError(400, "ask what? give a queued question's 'id' or a 'text'")
-        to = self.live.panelist(to, everyone=True)
+        try:
+            text = " ".join(require_question(question.text if question else body.text).split())
+        except EmptyQuestion as err:
+            raise RequestError(400, str(err)) from None
+        to = self.live.panelist(body.to or (question.to if question else None), everyone=True)
         qid = question.id if question else None
         if qid:
             self.live.queue.mark(qid, "asked", to=to)
@@ -79,8 +82,12 @@ class StageControls:
     async def say(self, request: web.Request) -> web.Response:
         stage = self.live.live_stage()
         body = await read_body(request, Say, MAX_ASK_BODY)
-        to, text = self.live.panelist(body.to), " ".join(body.text.split())
-        if not text or len(text) > 600:
+        to = self.live.panelist(body.to)
+        try:
+            text = " ".join(require_question(body.text).split())
+        except EmptyQuestion:
+            raise RequestError(400, "there is nothing to say: type the words for the panelist to say") from None
+        if len(text) > 600:
             raise RequestError(400, "'text' is 1 to 600 characters")
         stage.say(to, text)
         return web.json_response({"said": text, "to": to})

@@ -17,6 +17,7 @@ from stage.think.documents import FORMATS, DocumentError, read_document
 from stage.think.embed import embedder
 from stage.think.persona import load_personas
 from stage.think.thinker import Thinker, collect, thinker_for
+from stage.tools import squad
 from stage.tools.bench.common import percentile, record
 from stage.tools.evaluate import SPLITS, judge, load_questions
 
@@ -161,6 +162,16 @@ def bench_answers(config: FiresideConfig, quick: bool = False, urls: list[str] =
                 record(
                     f"answers.{label}.{split}.correct", 100 * sum(v.correct for v in inside) / max(1, len(inside)), "%"
                 ),
+                record(
+                    f"answers.{label}.{split}.first_sentence",
+                    100 * sum(v.first for v in inside) / max(1, len(inside)),
+                    "%",
+                ),
+                record(
+                    f"answers.{label}.{split}.answerable_held",
+                    100 * sum(v.outcome == "held" for v in inside) / max(1, len(inside)),
+                    "%",
+                ),
                 record(f"answers.{label}.{split}.fragments", sum(v.fragment for v in chosen), "answers"),
                 record(f"answers.{label}.{split}.unsupported", sum(len(v.unsupported) for v in chosen), "clauses"),
                 record(
@@ -169,6 +180,7 @@ def bench_answers(config: FiresideConfig, quick: bool = False, urls: list[str] =
                     "%",
                 ),
             ]
+        records += bench_squad(thinkers, mode, backend, label, quick, out)
         for v in verdicts:
             if not v.correct or v.fragment or v.unsupported:
                 out.print(
@@ -181,3 +193,32 @@ def bench_answers(config: FiresideConfig, quick: bool = False, urls: list[str] =
                     markup=False,
                 )
     return records
+
+
+def bench_squad(thinkers: dict, mode: str, backend: str, label: str, quick: bool, out: Console) -> list[dict]:
+    """The same answers on SQuAD 2.0 (``stage.tools.squad``): real articles,
+    half the questions unanswerable. Every answer is printed to stderr."""
+    if not squad.DEFAULT_FILE.is_file():
+        out.print(f"no SQuAD 2.0 file at {squad.DEFAULT_FILE}: its figures are left out", highlight=False)
+        return []
+    folder, card, questions = squad.temporary_persona(squad.DEFAULT_FILE)
+    with folder:
+        any_thinker = next(iter(thinkers.values()))
+        thinker = Thinker(card, any_thinker.model, any_thinker.settings)
+        thinker.mode = mode
+        if quick:
+            questions = questions[::8]
+        verdicts = [squad.judge(q, asyncio.run(collect(thinker, q.question))) for q in questions]
+    for v in verdicts:
+        mark = "held" if v.held else ("first" if v.first else "anywhere" if v.anywhere else "missed")
+        gold = "; ".join(v.question.answers) or "(unanswerable)"
+        out.print(
+            f"[{label} squad] {mark}: {v.question.question} | gold {gold} | -> {v.answer}",
+            highlight=False,
+            markup=False,
+        )
+    units = {"median_words": "words", "fragments": "answers"}
+    return [
+        record(f"answers.{label}.squad.{name}", value, units.get(name, "%"))
+        for name, value in squad.figures(verdicts).items()
+    ]

@@ -7,7 +7,8 @@ form.addEventListener("submit", async (event) => {
       method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({text: document.getElementById("text").value, name: document.getElementById("name").value}),
     });
-    const answer = await response.json();
+    // the server says why it refused ({"error"}); a proxy's error page is not JSON
+    const answer = await response.json().catch(() => ({}));
     if (response.ok) {
       status.textContent = "Thank you: your question is with the moderator.";
       document.getElementById("text").value = "";

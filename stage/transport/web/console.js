@@ -2,10 +2,21 @@ const token = new URLSearchParams(location.search).get("token") || "";
 const headers = {"Authorization": `Bearer ${token}`, "Content-Type": "application/json"};
 let panelists = [];
 
+// what the server said: its answer, or why it refused ({"error"}; a proxy's error page is not JSON)
+async function reply(response) {
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) answer.error = answer.error || `refused (${response.status} ${response.statusText})`;
+  return answer;
+}
+
 async function control(path, body) {
-  const response = await fetch(path, {method: "POST", headers, body: JSON.stringify(body || {})});
-  const answer = await response.json();
-  document.getElementById("status").textContent = response.ok ? `${path.split("/").pop()}: done` : answer.error;
+  try {
+    const response = await fetch(path, {method: "POST", headers, body: JSON.stringify(body || {})});
+    const answer = await reply(response);
+    document.getElementById("status").textContent = response.ok ? `${path.split("/").pop()}: done` : answer.error;
+  } catch (error) {
+    document.getElementById("status").textContent = `Not sent: ${error}`;
+  }
 }
 document.getElementById("stop").onclick = () => control("/console/stop");
 document.getElementById("hold").onclick = () => control("/console/hold");
@@ -26,7 +37,7 @@ document.getElementById("mic").onclick = async () => {
   });
   const response = await fetch("/console/mic", {method: "POST", headers,
     body: JSON.stringify({sdp: pc.localDescription.sdp, type: "offer"})});
-  const answer = await response.json();
+  const answer = await reply(response);
   if (!response.ok) { document.getElementById("status").textContent = answer.error; return; }
   await pc.setRemoteDescription(answer);
   document.getElementById("mic").disabled = true;
@@ -65,7 +76,7 @@ setInterval(follow, 1000);
 
 async function act(id, body) {
   const response = await fetch(`/console/questions/${id}`, {method: "POST", headers, body: JSON.stringify(body)});
-  const answer = await response.json();
+  const answer = await reply(response);
   document.getElementById("status").textContent = response.ok ? `${body.action}: done` : answer.error;
   await refresh();
 }
@@ -109,7 +120,7 @@ function row(question, index) {
 async function refresh() {
   const response = await fetch("/console/queue", {headers});
   if (!response.ok) {
-    document.getElementById("status").textContent = (await response.json()).error;
+    document.getElementById("status").textContent = (await reply(response)).error;
     return;
   }
   const data = await response.json();
