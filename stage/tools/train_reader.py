@@ -33,7 +33,9 @@ from stage.think.reader import FEATURES, WEIGHTS
 from stage.tools import squad
 from stage.tools.evaluate import load_questions
 
-ANSWERABLE_HELD = 0.01  # the share of answerable questions the threshold may hold (0.03 held a fifth of the own holdout split)
+ANSWERABLE_HELD = (
+    0.01  # the share of answerable questions the threshold may hold (0.03 held a fifth of the own holdout split)
+)
 L2 = 1.0
 
 
