@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +47,6 @@ FEATURES = (
     "position",  # its place in its passage (0 first)
     "length",  # its length, log words
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    sentence: int  # its number in the knowledge
-    passage_rank: int
-    features: np.ndarray
 
 
 class Reader:

@@ -29,7 +29,7 @@ from typing import AsyncIterator
 
 from stage.core.events import AnswerEnd, Clause
 from stage.think.answers import GeneratedAnswer, Stopwatch, ThinkEvent, approved, extractive, held
-from stage.think.compose import POOL, Sentence, answer_words, extract
+from stage.think.compose import POOL, Sentence, extract
 from stage.think.documents import Passage
 from stage.think.guardrails import AnswerCheck, check_question, require_question
 from stage.think.knowledge import Knowledge
@@ -140,13 +140,14 @@ class Thinker:
         from its own source, in the time the whole answer has; a "tell me
         about X" question is about X."""
         asked = parts(question)
-        budget = answer_words(question, self.card.max_answer_words) if len(asked) == 1 else self.card.max_answer_words
         all_ranked, best = [], []
         for part in asked:
             topic = topic_of(part)
             similarity = self.knowledge.similarities(topic)
             ranked = self.knowledge.rank(topic, max(self.settings.passages, POOL), similarity)
-            found = extract(topic, [i for i, _ in ranked], self.knowledge, similarity, budget / len(asked))
+            found = extract(
+                topic, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_words / len(asked)
+            )
             best += [s for s in found if s not in best]
             all_ranked += [r for r in ranked if r not in all_ranked]
         return all_ranked, best
