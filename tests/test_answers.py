@@ -129,6 +129,34 @@ def test_a_near_miss_question_is_held_not_answered_with_a_neighbouring_fact(thin
     assert end.outcome == "held", said(clauses)
 
 
+# a made-up town (so no fact is known from elsewhere): a year, a decade and a
+# century are all dates; the sentence that names the leader starts "They were led by"
+TOWN = {
+    "Kestrel Bay": [
+        "Kestrel Bay is a harbour town on the west coast. It was founded by fishing families from the north. "
+        "They were led by a boat builder named Ansel Marr, who agreed to pay a yearly tax to the governor.",
+        "The chapel on the hill was built in 1650 from the wreck of a trading ship. A stone breakwater was added "
+        "in the 1920s. The harbour itself was first deepened in the 18th century.",
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    "question, lead",
+    [
+        ("Which boat builder led the families?", "Ansel Marr"),
+        ("When was the chapel on the hill built?", "1650"),
+        ("When was the stone breakwater added?", "1920s"),
+        ("When was the harbour first deepened?", "18th century"),
+    ],
+)
+def test_the_sentence_that_answers_is_spoken_first(tmp_path, question, lead):
+    """Dates are years, decades and centuries alike; a lead that starts "They ..." is still spoken first."""
+    thinker = Thinker(squad.persona(TOWN, tmp_path), None, ThinkSettings(mode="extractive"))
+    end, clauses = ask(thinker, question)
+    assert end.outcome == "answered" and lead in sentences(said(clauses))[0], said(clauses)
+
+
 def test_answers_on_real_articles_have_no_fragments():
     if not squad.DEFAULT_FILE.is_file():
         pytest.skip(f"no SQuAD 2.0 file at {squad.DEFAULT_FILE} (shared/data beside the checkout)")

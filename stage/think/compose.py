@@ -80,8 +80,8 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _DATE = re.compile(
-    r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|"
-    r"november|december)\b",
+    r"\b\d{3,4}s?\b|\b\d{1,2}(st|nd|rd|th)[- ]centur(y|ies)\b|\b(january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)\b",  # 911, 1050s, 2018, the 11th century, June
     re.IGNORECASE,
 )
 
@@ -199,7 +199,9 @@ def extract(
     if _unpaired_numbers(question, knowledge.passages[knowledge.owner[lead]].text):
         return []  # "a population of 17,786,914": the documents never pair that number with the subject
     budget = answer_words(question, max_words)
-    chosen = _with_context(lead, knowledge)
+    # the lead is spoken first; a topic section is read in its own order, from
+    # the sentence its lead leans on ("It lets people ..." brings the one before)
+    chosen = _with_context(lead, knowledge) if topic is not None else {lead}
     home = knowledge.owner[lead]
 
     def words_of(chosen_ids) -> int:
@@ -217,7 +219,7 @@ def extract(
         wanted = _with_context(i, knowledge)
         if joins and words_of(chosen | wanted) <= budget:
             chosen |= wanted
-    spoken = sorted(chosen)
+    spoken = sorted(chosen) if topic is not None else [lead, *sorted(chosen - {lead})]
     return [
         Sentence(
             knowledge.sentences[i],
