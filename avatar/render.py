@@ -10,6 +10,9 @@ from avatar.rigs import Rig
 from avatar.visemes import MouthCurve
 from stage.core.events import Frame, PhonemeSpan
 
+KEPT = 10.0  # seconds of speech kept behind the latest frame drawn
+FORGET_EVERY = 5.0  # seconds of frames between two clear-outs
+
 
 class Renderer:
     """Frames at a fixed rate; frame *n* shows the face at ``n / fps`` seconds.
@@ -23,6 +26,7 @@ class Renderer:
         self.fps = fps
         self.face = FaceAnimator(fps=fps, seed=seed)
         self.next_index = 0
+        self._forgotten = 0.0  # speech ended before this, less KEPT, is dropped
 
     @property
     def size(self) -> int:
@@ -33,7 +37,12 @@ class Renderer:
 
     def frame(self, index: int) -> Frame:
         t = index / self.fps
-        return Frame(self.rig.draw(self.face.state_at(t)), t)
+        frame = Frame(self.rig.draw(self.face.state_at(t)), t)
+        if t >= self._forgotten + FORGET_EVERY:
+            # frames are drawn forward (several viewers may lag a little behind each other)
+            self._forgotten = t
+            self.face.forget(t - KEPT)
+        return frame
 
     def frames_until(self, t: float) -> Iterator[Frame]:
         """The next frames, up to those whose mouth is settled by what is

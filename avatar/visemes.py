@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -181,6 +182,7 @@ class MouthCurve:
     def __init__(self, track: list[Viseme] = (), fps: float = 25.0):
         self.fps = fps
         self.half_frame = 0.5 / fps
+        self._writing = threading.Lock()  # the event loop adds and cuts, render threads forget
         self._track = self._extended(_NO_TRACK, track)
 
     @property
@@ -188,12 +190,30 @@ class MouthCurve:
         return self._track.visemes
 
     def extend(self, visemes: list[Viseme]) -> None:
-        self._track = self._extended(self._track, visemes)
+        with self._writing:
+            self._track = self._extended(self._track, visemes)
 
     def cut(self, t: float) -> None:
         """Forget the speech after ``t``: the avatar was stopped there."""
-        keep = [v if v.end <= t else Viseme(v.id, v.start, t, v.weight) for v in self._track.visemes if v.start < t]
-        self._track = self._extended(_NO_TRACK, keep)
+        with self._writing:
+            keep = [v if v.end <= t else Viseme(v.id, v.start, t, v.weight) for v in self._track.visemes if v.start < t]
+            self._track = self._extended(_NO_TRACK, keep)
+
+    def forget(self, before: float) -> None:
+        """Drop the speech that ended before ``before``: frames are drawn
+        forward, and a session lasts hours (what is kept stays small)."""
+        with self._writing:
+            track = self._track
+            keep = next((i for i, v in enumerate(track.visemes) if v.end > before), len(track.visemes))
+            if keep == 0:
+                return
+            first = math.floor(before * self.fps) - 1
+            self._track = _Track(
+                track.visemes[keep:],
+                track.starts[keep:],
+                tuple(c for c in track.closures if c[1] > before),
+                MappingProxyType({f: shape for f, shape in track.openings.items() if f >= first}),
+            )
 
     def _extended(self, track: _Track, visemes: list[Viseme]) -> _Track:
         """A new track: ``track`` with ``visemes`` after it (``track`` is left as it is)."""

@@ -395,3 +395,17 @@ def test_the_page_in_chromium(server, joe, tmp_path):
     moving = [d for d, level in samples if level > 0.02]
     still = [d for d, level in samples if level < 0.002]
     assert moving and still and np.mean(moving) > 4 * np.mean(still) + 20
+
+
+def test_the_cast_builds_a_personas_knowledge_once_for_all_its_sessions(config):
+    from stage.session.cast import Cast
+
+    cast = Cast(config)
+    try:
+        first, second = cast.session("ada"), cast.session("ada")
+        assert first.thinker is not second.thinker  # each call counts its own turns
+        assert first.thinker.knowledge is second.thinker.knowledge is cast.knowledge("ada")
+        assert cast.session("ravi").thinker.knowledge is not first.thinker.knowledge
+        assert first.runtime is second.runtime is cast.runtime
+    finally:
+        cast.close()

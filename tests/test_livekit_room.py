@@ -11,10 +11,10 @@ import pytest
 
 from avatar.rigs.stylized import MOUTH_INSIDE, StylizedRig
 from stage.listen.asr import transcribe
+from stage.session.cast import Cast
 from stage.tools.bench.common import speech48
 from stage.transport.rooms.avatar import RoomAvatar
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
-from stage.transport.server import CallServer
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.test_livekit import RATE, microphone, say
 from tests.waiting import until
@@ -93,10 +93,10 @@ class Person:
 
 def test_the_avatar_answers_a_question_in_a_room(livekit_server, config, joe):
     settings = LiveKitSettings(livekit_server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
-    calls = CallServer(config)
+    cast = Cast(config)
 
     async def run():
-        avatar = RoomAvatar(await join(settings, "fireside-answer", "fireside-ravi"), calls.session_for("ravi"))
+        avatar = RoomAvatar(await join(settings, "fireside-answer", "fireside-ravi"), cast.session("ravi"))
         await avatar.start()
         person = Person(await join(settings, "fireside-answer", "person"), config.avatar.size)
         try:
@@ -138,10 +138,10 @@ def test_the_avatar_answers_a_question_in_a_room(livekit_server, config, joe):
 
 def test_speaking_over_the_avatar_stops_it_and_leaving_frees_it(livekit_server, config, joe):
     settings = LiveKitSettings(livekit_server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
-    calls = CallServer(config)
+    cast = Cast(config)
 
     async def run():
-        session = calls.session_for("ada")
+        session = cast.session("ada")
         avatar = RoomAvatar(await join(settings, "fireside-barge", "fireside-ada"), session)
         await avatar.start()
         person = Person(await join(settings, "fireside-barge", "person"), config.avatar.size)
@@ -164,10 +164,10 @@ def test_speaking_over_the_avatar_stops_it_and_leaving_frees_it(livekit_server, 
     assert freed  # and the listening to them ended with it
 
 
-async def avatar_that_rejoins(settings: LiveKitSettings, calls: CallServer, room: str) -> RoomAvatar:
+async def avatar_that_rejoins(settings: LiveKitSettings, cast: Cast, room: str) -> RoomAvatar:
     """Ravi in ``room``, started, joining it again whenever it is lost."""
     rejoin = lambda: join(settings, room, "fireside-ravi")  # noqa: E731
-    avatar = RoomAvatar(await rejoin(), calls.session_for("ravi"), rejoin=rejoin)
+    avatar = RoomAvatar(await rejoin(), cast.session("ravi"), rejoin=rejoin)
     await avatar.start()
     return avatar
 
@@ -177,10 +177,10 @@ def test_the_avatar_is_back_within_seconds_of_a_server_restart(livekit_server, c
 
     server = start_livekit(tmp_path / "before.log")
     settings = LiveKitSettings(server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
-    calls = CallServer(config)
+    cast = Cast(config)
 
     async def run():
-        avatar = await avatar_that_rejoins(settings, calls, "fireside-restart")
+        avatar = await avatar_that_rejoins(settings, cast, "fireside-restart")
         await asyncio.sleep(1.0)
         server.stop()
         restarted = start_livekit(tmp_path / "after.log", ports=server.ports)
@@ -207,10 +207,10 @@ def test_after_a_long_outage_the_avatar_joins_again(livekit_server, config, tmp_
 
     server = start_livekit(tmp_path / "before.log")
     settings = LiveKitSettings(server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
-    calls = CallServer(config)
+    cast = Cast(config)
 
     async def run():
-        avatar = await avatar_that_rejoins(settings, calls, "fireside-outage")
+        avatar = await avatar_that_rejoins(settings, cast, "fireside-outage")
         first = avatar.room
         server.stop()
         # the SDK tries to resume for about 40 s, then gives the room up

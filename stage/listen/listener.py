@@ -25,6 +25,7 @@ Here: the audio, the echo gate and Silero; the turn-taking is in
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import Executor
 
@@ -45,7 +46,10 @@ def settings_from(config) -> ListenSettings:
 
 
 class EchoGate:
-    """What the avatar is playing, to tell its echo from the person's voice."""
+    """What the avatar is playing, to tell its echo from the person's voice.
+
+    Playback is added on the event loop while a listen thread reads it, so
+    the chunks are only touched under a lock, and readers take a copy."""
 
     WINDOW = 0.6  # seconds of playback an echo can lag behind
     MIN_CORRELATION = 0.3  # below this, the frame holds no echo worth removing
@@ -53,15 +57,22 @@ class EchoGate:
     def __init__(self):
         self._chunks: deque[tuple[float, np.ndarray]] = deque()
         self._resamplers: dict[int, Resampler] = {}
+        self._lock = threading.Lock()
 
     def add_playback(self, chunk: AudioChunk) -> None:
         resampler = self._resamplers.setdefault(chunk.sample_rate, Resampler(chunk.sample_rate))
-        self._chunks.append((chunk.pts, resampler(chunk.pcm)))
-        while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) / RATE < chunk.pts - 5.0:
-            self._chunks.popleft()
+        pcm = resampler(chunk.pcm)
+        with self._lock:
+            self._chunks.append((chunk.pts, pcm))
+            while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) / RATE < chunk.pts - 5.0:
+                self._chunks.popleft()
+
+    def _recent(self) -> tuple[tuple[float, np.ndarray], ...]:
+        with self._lock:
+            return tuple(self._chunks)
 
     def playing(self, t: float) -> bool:
-        return any(pts - 0.05 <= t <= pts + len(x) / RATE + self.WINDOW for pts, x in self._chunks)
+        return any(pts - 0.05 <= t <= pts + len(x) / RATE + self.WINDOW for pts, x in self._recent())
 
     def cancel(self, frame: np.ndarray, t: float) -> np.ndarray:
         """The frame less the avatar's voice in it: the recent playback is
@@ -69,7 +80,7 @@ class EchoGate:
         and that stretch, scaled, is taken away. What is left is the person."""
         lo, hi = t - self.WINDOW, t + FRAME_SECONDS + 0.05
         parts = []
-        for pts, x in self._chunks:
+        for pts, x in self._recent():
             a, b = max(lo, pts), min(hi, pts + len(x) / RATE)
             if b > a:
                 parts.append(x[int((a - pts) * RATE) : int((b - pts) * RATE)])

@@ -56,8 +56,10 @@ def render_video(
                 if plan.finished:
                     count = math.ceil(plan.duration * fps - 1e-9)
                 for pid, renderer in renderers.items():
-                    renderer.add_speech(plan.phonemes[pid][known[pid] :])
-                    known[pid] = len(plan.phonemes[pid])
+                    # the planner may add phonemes meanwhile: hand over up to a count read once
+                    settled = len(plan.phonemes[pid])
+                    renderer.add_speech(plan.phonemes[pid][known[pid] : settled])
+                    known[pid] = settled
                 last = count if plan.finished else math.floor((plan.ready_until - MouthCurve.AHEAD) * fps) - 1
                 while n < last:
                     t = n / fps

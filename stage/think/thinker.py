@@ -53,13 +53,18 @@ class Thinker:
     """One persona's mind: its card, its knowledge and a model to speak with."""
 
     def __init__(
-        self, card: PersonaCard, model: ChatModel | None, settings: ThinkSettings | None = None, progress: bool = False
+        self,
+        card: PersonaCard,
+        model: ChatModel | None,
+        settings: ThinkSettings | None = None,
+        progress: bool = False,
+        knowledge: Knowledge | None = None,
     ):
         self.card = card
         self.model = model  # extractive answers need none
         self.settings = settings or ThinkSettings()
         self.mode = card.answer_mode or self.settings.mode
-        self.knowledge = Knowledge(card, progress)
+        self.knowledge = knowledge or Knowledge(card, progress)  # built here, or shared (``Cast``)
         self.system_prompt = card.render_system_prompt(self.settings.event)
         self.turn = 0
 
@@ -170,8 +175,9 @@ class Thinker:
         return self.card.holding_line(self.turn)
 
 
-def thinker_for(card: PersonaCard, config, backend: str | None = None) -> Thinker:
-    """A thinker for a persona with the configured model (or ``backend``)."""
+def thinker_for(card: PersonaCard, config, backend: str | None = None, knowledge: Knowledge | None = None) -> Thinker:
+    """A thinker for a persona with the configured model (or ``backend``), on
+    ``knowledge`` when it is shared (else its own is built)."""
     llm = config.llm
     model = connect(
         backend or llm.backend,
@@ -190,7 +196,7 @@ def thinker_for(card: PersonaCard, config, backend: str | None = None) -> Thinke
         event=config.personas.event,
         mode=mode,
     )
-    return Thinker(card, model, settings, progress=True)
+    return Thinker(card, model, settings, progress=True, knowledge=knowledge)
 
 
 async def collect(thinker: Thinker, question: str) -> list[ThinkEvent]:

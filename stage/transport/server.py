@@ -14,19 +14,16 @@ JSON error with the reason, and the server and other calls go on. With
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from functools import lru_cache
 from pathlib import Path
 
 from aiohttp import web
 
-from avatar.rigs import load_rig
 from stage.core.config import FiresideConfig
-from stage.core.runtime import Runtime
-from stage.listen.listener import settings_from
 from stage.session.call import CallSession
-from stage.think.persona import PersonaCard, load_personas
-from stage.think.thinker import thinker_for
+from stage.session.cast import Cast
+from stage.think.persona import load_personas
 from stage.transport import openapi
 from stage.transport.bodies import CallOffer
 from stage.transport.http import (
@@ -48,61 +45,24 @@ from stage.transport.webrtc import (
     restrict_ice,
 )
 from voices.catalog import VoiceCatalog
-from voices.speech import remembered, speakable_pieces
 
 log = logging.getLogger("fireside.server")
 
 
 class CallServer:
-    """The calls, the personas they can call, and the threads they share."""
+    """The calls: each a session with a persona of the cast, over aiortc."""
 
-    def __init__(self, config: FiresideConfig, console=None):
+    def __init__(self, config: FiresideConfig, console=None, cast: Cast | None = None):
         self.config = config
-        folder = Path(config.personas.folder) if config.personas.folder else None
-        self.cards: dict[str, PersonaCard] = load_personas(folder)
-        self.voices = VoiceCatalog(config.voices.catalog)
-        self.runtime = Runtime(config.threads)
+        self.cast = cast or Cast(config)
         self.calls = Peers()  # by session id
         self.console = console  # the moderated panel's pages, with a show
         if console is not None:
             # panelists on stage: sessions that speak and are seen, with no microphone
-            console.open_stage({pid: self.session_for(pid) for pid in console.show.panelists}, self.runtime)
+            console.open_stage({pid: self.cast.session(pid) for pid in console.show.panelists}, self.cast.runtime)
         if config.call.ice_addresses:
             restrict_ice(config.call.ice_addresses)
         notice_lost_peers()
-
-    def session_for(self, pid: str) -> CallSession:
-        """A session with a persona: its thinker, voice and face."""
-        card = self.cards[pid]
-        return CallSession(
-            card.id,
-            thinker_for(card, self.config),
-            self.voices.engine(card.voice),
-            self.rig(card.avatar),
-            self.config.avatar.fps,
-            settings_from(self.config),
-            runtime=self.runtime,
-        )
-
-    @lru_cache(maxsize=8)
-    def rig(self, spec: str):
-        return load_rig(spec, self.config.avatar.size)
-
-    def warm(self, *personas: str) -> None:
-        """Load voices, rigs and models, and evaluate the prompt, of ``personas`` (or every
-        persona) before the first call."""
-        for card in self.cards.values():
-            if personas and card.id not in personas:
-                continue
-            voice = self.voices.engine(card.voice)
-            # said often, and where a fast answer matters most: made now, once
-            for line in card.holding_lines:
-                remembered(voice, line)
-            for approved in card.approved_answers:
-                for piece in speakable_pieces(approved.answer):  # as the thinker says it
-                    remembered(voice, piece)
-            self.rig(card.avatar)
-            thinker_for(card, self.config).warm()
 
     def app(self) -> web.Application:
         guards = self.console.middlewares if self.console is not None else []
@@ -128,20 +88,21 @@ class CallServer:
         return web.FileResponse(WEB / "index.html")
 
     async def personas(self, request: web.Request) -> web.Response:
-        return web.json_response([{"id": c.id, "name": c.name, "title": c.title} for c in self.cards.values()])
+        return web.json_response([{"id": c.id, "name": c.name, "title": c.title} for c in self.cast.cards.values()])
 
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response({"calls": len(self.calls), "sessions": sorted(self.calls)})
 
     async def offer(self, request: web.Request) -> web.Response:
         offer = await read_body(request, CallOffer)
-        if offer.persona not in self.cards:
-            raise RequestError(404, f"unknown persona {offer.persona!r}; known: {', '.join(self.cards)}")
+        if offer.persona not in self.cast.cards:
+            raise RequestError(404, f"unknown persona {offer.persona!r}; known: {', '.join(self.cast.cards)}")
         if len(self.calls) >= self.config.call.max_calls:
             raise RequestError(
                 503, f"the server is at its limit of {self.config.call.max_calls} calls; try again later"
             )
-        session = self.session_for(offer.persona)
+        # off the event loop: a persona's first session builds its knowledge
+        session = await asyncio.to_thread(self.cast.session, offer.persona)
         peer = await accept_offer(
             offer,
             self.calls,
@@ -170,7 +131,7 @@ class CallServer:
         without_playout_wait(peer)
         peer.pc.addTrack(AvatarAudioTrack(session))
         if peer.transceivers("video"):
-            peer.pc.addTrack(AvatarVideoTrack(session, runtime=self.runtime))
+            peer.pc.addTrack(AvatarVideoTrack(session, runtime=self.cast.runtime))
 
     async def _hang_up(self, session: CallSession) -> None:
         await session.close()
@@ -180,7 +141,7 @@ class CallServer:
         await self.calls.close_all()
 
     async def cleanup(self, app: web.Application) -> None:
-        self.runtime.close()
+        self.cast.close()
 
 
 def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None = None, livekit=None) -> None:
@@ -195,7 +156,7 @@ def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None =
         console = Console(show, config, livekit)
     server = CallServer(config, console)
     print("loading voices, avatars and models…", flush=True)
-    server.warm()
+    server.cast.warm()
     print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
     if console is not None:
         print(f"The stage (for the projector): http://{host}:{port}/stage", flush=True)

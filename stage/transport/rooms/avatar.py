@@ -20,10 +20,10 @@ from livekit import rtc
 from stage.core.config import FiresideConfig
 from stage.core.wire import CaptionMessage, Message
 from stage.session.call import CallSession
+from stage.session.cast import Cast
 from stage.timeline.mixer import RATE
 from stage.transport.rooms.connect import FINAL, LiveKitError, LiveKitSettings, join
 from stage.transport.rooms.publish import Broadcast, send_data, transcribe
-from stage.transport.server import CallServer
 
 log = logging.getLogger("fireside.livekit")
 
@@ -198,16 +198,16 @@ async def in_room(
     settings: LiveKitSettings, config: FiresideConfig, room_name: str, persona: str, listen_to: str | None = None
 ) -> None:
     """``fireside livekit``: the persona's avatar in ``room_name`` until the room closes."""
-    calls = CallServer(config)
-    if persona not in calls.cards:
-        raise LiveKitError(f"unknown persona {persona!r}; known: {', '.join(calls.cards)}")
-    calls.warm(persona)
-    rejoin = lambda: join(settings, room_name, f"fireside-{persona}", calls.cards[persona].name)  # noqa: E731
-    avatar = RoomAvatar(await rejoin(), calls.session_for(persona), listen_to, rejoin)
+    cast = Cast(config)
+    if persona not in cast.cards:
+        raise LiveKitError(f"unknown persona {persona!r}; known: {', '.join(cast.cards)}")
+    cast.warm(persona)
+    rejoin = lambda: join(settings, room_name, f"fireside-{persona}", cast.cards[persona].name)  # noqa: E731
+    avatar = RoomAvatar(await rejoin(), cast.session(persona), listen_to, rejoin)
     await avatar.start()
-    print(f"{calls.cards[persona].name} is in room {room_name!r} at {settings.url} (Ctrl-C leaves)", flush=True)
+    print(f"{cast.cards[persona].name} is in room {room_name!r} at {settings.url} (Ctrl-C leaves)", flush=True)
     try:
         await avatar.closed.wait()
     finally:
         await avatar.close()
-        calls.runtime.close()
+        cast.close()

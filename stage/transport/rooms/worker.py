@@ -20,9 +20,9 @@ import os
 import threading
 
 from stage.core.config import FiresideConfig
+from stage.session.cast import Cast
 from stage.transport.rooms.avatar import RoomAvatar
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
-from stage.transport.server import CallServer
 
 # the agents' own VAD and end-of-turn models are not used here: not loaded into each job
 os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
@@ -46,7 +46,7 @@ class AvatarWorker:
         agent_name: str = AGENT_NAME,
     ):
         self.settings, self.persona, self.listen_to = settings, persona, listen_to
-        self.calls = CallServer(config)
+        self.cast = Cast(config)
         self._known(persona)
         self.avatars: dict[str, RoomAvatar] = {}  # room name -> its avatar, while its job runs
         self.registered = asyncio.Event()
@@ -70,8 +70,8 @@ class AvatarWorker:
         self.server.on("worker_registered", lambda *_: self.registered.set())
 
     def _known(self, persona: str) -> str:
-        if persona not in self.calls.cards:
-            raise LiveKitError(f"unknown persona {persona!r}; known: {', '.join(self.calls.cards)}")
+        if persona not in self.cast.cards:
+            raise LiveKitError(f"unknown persona {persona!r}; known: {', '.join(self.cast.cards)}")
         return persona
 
     def _wanted(self, metadata: str) -> tuple[str, str | None]:
@@ -86,7 +86,7 @@ class AvatarWorker:
 
     async def run(self) -> None:
         """Serve rooms until closed; a server that cannot be reached is a :class:`LiveKitError`."""
-        self.calls.warm()  # every persona a dispatch may name: a job's room hears no loading
+        self.cast.warm()  # every persona a dispatch may name: a job's room hears no loading
         try:
             await self.server.run()
         except RuntimeError as err:
@@ -94,24 +94,24 @@ class AvatarWorker:
 
     async def close(self) -> None:
         await self.server.aclose()
-        self.calls.runtime.close()
+        self.cast.close()
 
     # -- on the worker's loop: is the room ours? ------------------------------------------------------
     async def _request(self, request: JobRequest) -> None:
         persona, _ = self._wanted(request.job.metadata)
-        if persona not in self.calls.cards:
+        if persona not in self.cast.cards:
             log.warning("room %s asked for unknown persona %r: declined", request.room.name, persona)
             await request.reject()
             return
-        await request.accept(identity=f"fireside-{persona}", name=self.calls.cards[persona].name)
+        await request.accept(identity=f"fireside-{persona}", name=self.cast.cards[persona].name)
 
     # -- on the job's own thread and loop: the avatar in its room ---------------------------------------
     async def _job(self, ctx: JobContext) -> None:
         persona, listen_to = self._wanted(ctx.job.metadata)
         await self._one_at_a_time(lambda: ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_ALL))
-        room, identity, name = ctx.room.name, ctx.room.local_participant.identity, self.calls.cards[persona].name
+        room, identity, name = ctx.room.name, ctx.room.local_participant.identity, self.cast.cards[persona].name
         rejoin = lambda: self._one_at_a_time(lambda: join(self.settings, room, identity, name))  # noqa: E731
-        session = await asyncio.to_thread(self.calls.session_for, persona)  # off the room's loop
+        session = await asyncio.to_thread(self.cast.session, persona)  # off the room's loop
         avatar = RoomAvatar(ctx.room, session, listen_to, rejoin)
         await avatar.start()
         self.avatars[room] = avatar
@@ -141,7 +141,7 @@ async def serve_rooms(
     """``fireside livekit --persona ID``: the worker, until interrupted."""
     worker = AvatarWorker(settings, config, persona, listen_to)
     print(
-        f"{worker.calls.cards[persona].name} waits for rooms at {settings.url} as agent {AGENT_NAME!r} (Ctrl-C stops)",
+        f"{worker.cast.cards[persona].name} waits for rooms at {settings.url} as agent {AGENT_NAME!r} (Ctrl-C stops)",
         flush=True,
     )
     try:

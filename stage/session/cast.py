@@ -1,0 +1,92 @@
+"""The cast: every persona a process can put on, built once.
+
+A persona needs its card, its voice, its face (a rig), its knowledge and a
+model to think with; every call, LiveKit room, stage, rehearsal and clip
+takes them from here, with the threads they run on (the runtime). Knowledge
+is the costly part (reading and indexing documents): each persona's is
+built once, on first use or by ``warm``, and shared read-only by all its
+sessions, where it used to be built again for every call, on the event
+loop. A session still gets a thinker of its own (a thinker counts its
+turns).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from avatar.rigs import Rig, load_rig
+from stage.core.config import FiresideConfig
+from stage.core.runtime import Runtime
+from stage.listen.listener import settings_from
+from stage.session.call import CallSession
+from stage.think.knowledge import Knowledge
+from stage.think.persona import PersonaCard, load_personas
+from stage.think.thinker import Thinker, thinker_for
+from voices.catalog import VoiceCatalog
+from voices.speech import remembered, speakable_pieces
+
+
+class Cast:
+    """The personas of one process: ``session(persona)``, ``thinker(persona)``, ``warm()``."""
+
+    def __init__(
+        self, config: FiresideConfig, cards: dict[str, PersonaCard] | None = None, runtime: Runtime | None = None
+    ):
+        self.config = config
+        folder = Path(config.personas.folder) if config.personas.folder else None
+        self.cards = cards if cards is not None else load_personas(folder)
+        self.voices = VoiceCatalog(config.voices.catalog)
+        self.runtime = runtime or Runtime(config.threads)
+        self._knowledge: dict[str, Knowledge] = {}
+        self._building = threading.Lock()  # sessions may be made on several threads
+        self.rig = lru_cache(maxsize=8)(self._rig)
+
+    def _rig(self, spec: str) -> Rig:
+        return load_rig(spec, self.config.avatar.size)
+
+    def knowledge(self, persona: str, progress: bool = False) -> Knowledge:
+        """The persona's knowledge, built on first use and shared from then on."""
+        with self._building:
+            found = self._knowledge.get(persona)
+            if found is None:
+                found = self._knowledge[persona] = Knowledge(self.cards[persona], progress)
+            return found
+
+    def thinker(self, persona: str, backend: str | None = None) -> Thinker:
+        """A new thinker for the persona, on its shared knowledge."""
+        card = self.cards[persona]
+        return thinker_for(card, self.config, backend, knowledge=self.knowledge(persona))
+
+    def session(self, persona: str) -> CallSession:
+        """A new conversation with the persona: its thinker, voice and face."""
+        card = self.cards[persona]
+        return CallSession(
+            card.id,
+            self.thinker(persona),
+            self.voices.engine(card.voice),
+            self.rig(card.avatar),
+            self.config.avatar.fps,
+            settings_from(self.config),
+            runtime=self.runtime,
+        )
+
+    def warm(self, *personas: str) -> None:
+        """Load voices, rigs, knowledge and models, and evaluate the prompt, of
+        ``personas`` (or every persona) before the first call."""
+        for card in self.cards.values():
+            if personas and card.id not in personas:
+                continue
+            voice = self.voices.engine(card.voice)
+            # said often, and where a fast answer matters most: made now, once
+            for line in card.holding_lines:
+                remembered(voice, line)
+            for approved in card.approved_answers:
+                for piece in speakable_pieces(approved.answer):  # as the thinker says it
+                    remembered(voice, piece)
+            self.rig(card.avatar)
+            self.thinker(card.id).warm()
+
+    def close(self) -> None:
+        self.runtime.close()
