@@ -90,3 +90,16 @@ def test_no_module_imports_in_a_circle():
     for name in sorted(graph):
         visit(name)
     assert circles == []
+
+
+def test_no_class_over_200_lines_and_no_function_over_100():
+    """Readable in an afternoon: a class that grows past 200 lines holds two things, a function past 100 does two jobs."""
+    long = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            size = getattr(node, "end_lineno", 0) - getattr(node, "lineno", 0) + 1
+            if isinstance(node, ast.ClassDef) and size > 200:
+                long.append(f"class {name}.{node.name}: {size} lines")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and size > 100:
+                long.append(f"function {name}.{node.name}: {size} lines")
+    assert long == []

@@ -39,11 +39,11 @@ from stage.offline.plan import Plan, SegmentTiming, Turn
 from stage.offline.render import render_video
 from stage.offline.report import report, write_captions, write_report
 from stage.panel.show import Segment, Show, ShowError
+from stage.session.cast import Cast
 from stage.think.persona import PersonaCard
-from stage.think.thinker import Thinker, thinker_for
+from stage.think.thinker import Thinker
 from stage.timeline.placing import Timeline
 from stage.timeline.voicing import Voiced, voice_answer, voice_now
-from voices.catalog import VoiceCatalog
 from voices.speech import SpeechEngine
 
 LEAD_IN = 0.5  # seconds of the stage before the first words
@@ -61,13 +61,11 @@ class Rehearsal:
         self.show, self.config = show, config
         if show.event:
             config = config.model_copy(update={"personas": config.personas.model_copy(update={"event": show.event})})
-        catalog = VoiceCatalog(config.voices.catalog)
         self.cards = {pid: cards[pid] for pid in show.panelists}
-        self.thinkers: dict[str, Thinker] = {
-            pid: thinker_for(card, config, backend) for pid, card in self.cards.items()
-        }
-        self.voices: dict[str, SpeechEngine] = {pid: catalog.engine(card.voice) for pid, card in self.cards.items()}
-        self.voices[MODERATOR] = catalog.engine(show.moderator.voice)
+        cast = Cast(config, self.cards)  # the same cast a live show takes its panelists from
+        self.thinkers: dict[str, Thinker] = {pid: cast.thinker(pid, backend) for pid in self.cards}
+        self.voices: dict[str, SpeechEngine] = {pid: cast.voices.engine(card.voice) for pid, card in self.cards.items()}
+        self.voices[MODERATOR] = cast.voices.engine(show.moderator.voice)
 
     # -- the first pass: words and speech on the show clock ----------------------
     def plan(self, on_segment: Callable[[int], None] | None = None) -> Plan:

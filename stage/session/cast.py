@@ -38,10 +38,19 @@ class Cast:
         folder = Path(config.personas.folder) if config.personas.folder else None
         self.cards = cards if cards is not None else load_personas(folder)
         self.voices = VoiceCatalog(config.voices.catalog)
-        self.runtime = runtime or Runtime(config.threads)
+        self._runtime = runtime
         self._knowledge: dict[str, Knowledge] = {}
         self._building = threading.Lock()  # sessions may be made on several threads
+        self._starting = threading.Lock()  # (not the same lock: building knowledge takes seconds)
         self.rig = lru_cache(maxsize=8)(self._rig)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The thread pools its sessions share (made when the first session needs them)."""
+        with self._starting:
+            if self._runtime is None:
+                self._runtime = Runtime(self.config.threads)
+            return self._runtime
 
     def _rig(self, spec: str) -> Rig:
         return load_rig(spec, self.config.avatar.size)
@@ -89,4 +98,5 @@ class Cast:
             self.thinker(card.id).warm()
 
     def close(self) -> None:
-        self.runtime.close()
+        if self._runtime is not None:
+            self._runtime.close()

@@ -29,6 +29,7 @@ from stage.core.wire import (
     ResumedMessage,
     StoppedMessage,
 )
+from stage.session.schedule import Due, Schedule
 from stage.timeline.mixer import RATE, Mixer
 from stage.timeline.placing import Timeline
 from stage.timeline.voicing import Voiced, voice_answer
@@ -40,22 +41,12 @@ LEAD = 0.005  # seconds between a piece being ready and it starting to play
 
 
 @dataclass
-class _Due:
-    """A message timed to the words it belongs to."""
-
-    when: float
-    message: Message
-    unless_cut: bool
-    handle: asyncio.TimerHandle | None = None
-
-
-@dataclass
 class _Held:
     """A paused answer: where it stopped, the speech left to say, the messages left to send."""
 
     at: float
     rest: list[Speech]
-    due: list[_Due]
+    due: list[Due]
 
 
 class Speaking:
@@ -82,7 +73,10 @@ class Speaking:
         self._task: asyncio.Task | None = None
         self._go = asyncio.Event()
         self._answers = 0  # answers started: a caption's "answer" says which one its words belong to
-        self._due: list[_Due] = []  # messages timed to words not yet heard
+        # captions and notices, sent when their words are heard (looked up late: a session may join the stage)
+        self.schedule = Schedule(
+            lambda: self.clock.now(), lambda message: self.send(message), lambda: self.timeline.end
+        )
         self._placed: list[Speech] = []  # the current answer's speech, on the clock
         self._held: _Held | None = None  # a paused answer
 
@@ -181,7 +175,7 @@ class Speaking:
             start=start,
             end=speech.audio.end,
         )
-        self._at(start, caption, unless_cut=True)  # the caption shows when its words are heard, not before
+        self.schedule.at(start, caption, unless_cut=True)  # the caption shows when its words are heard, not before
 
     def _place(self, speech: Speech) -> None:
         """Speech heard and seen where it sits on the clock."""
@@ -194,18 +188,7 @@ class Speaking:
 
     def _after_speech(self, message: Message) -> None:
         """A notice about the answer, shown after the words already placed."""
-        self._at(max(self.clock.now(), self.timeline.end), message)
-
-    def _at(self, when: float, message: Message, unless_cut: bool = False) -> None:
-        loop = asyncio.get_running_loop()
-
-        def send() -> None:
-            if not unless_cut or when < self.timeline.end:
-                self.send(message)
-
-        due = _Due(when, message, unless_cut)
-        due.handle = loop.call_at(loop.time() + max(0.0, when - self.clock.now()), send)
-        self._due = [d for d in self._due if d.when > self.clock.now()] + [due]
+        self.schedule.at(max(self.clock.now(), self.timeline.end), message)
 
     def pause(self) -> None:
         """Silence now and the mouth at rest, keeping the rest of the answer
@@ -214,10 +197,7 @@ class Speaking:
             return
         at = self.clock.now() + 0.02
         self._go.clear()  # nothing more is placed while paused
-        later = [d for d in self._due if d.when >= at]
-        for due in later:
-            due.handle.cancel()
-        self._due = [d for d in self._due if d.when < at]
+        later = self.schedule.take_from(at)
         self._held = _Held(at, [s.after(at) for s in self._placed if s.audio.end > at], later)
         self._placed = []
         self.mixer.cut(round(at * RATE), self.voice_id)
@@ -236,7 +216,7 @@ class Speaking:
             self._place(speech.at(speech.audio.pts + shift))
         self.timeline.delay(shift)
         for due in held.due:
-            self._at(due.when + shift, _later(due.message, shift), due.unless_cut)
+            self.schedule.at(due.when + shift, _later(due.message, shift), due.unless_cut)
         self._go.set()
         self.record(("resumed", at))
         self.send(ResumedMessage(at=at))
@@ -245,9 +225,8 @@ class Speaking:
         """Silence now, the mouth at rest, the answer dropped, its unheard words unshown."""
         if self.busy:
             self._task.cancel()
-        for due in self._due:
-            due.handle.cancel()
-        self._due, self._placed = [], []
+        self.schedule.clear()
+        self._placed = []
         held, self._held = self._held, None
         if held is not None:  # paused: silent since then
             self.timeline.cut(held.at)

@@ -142,6 +142,48 @@ def _tokens(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
 
 
+class Vocabulary:
+    """The words a persona's documents use, to tell a name they know from one
+    they never mention ("EU" in "the EU AI Act", when they never say it)."""
+
+    def __init__(self, texts: list[str]):
+        words = set(re.findall(r"[a-z][\w'-]*", fold(" ".join(texts))))
+        words |= {re.sub(r"'s$", "", w) for w in words}
+        self._stems = {_STEMMER.stemWord(w) for w in words}
+        self._spellings = sorted(w for w in words if len(w) >= 5)
+        self.words = words | _initials(texts)  # "CBDC" is known from its words
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words
+
+    def unknown_names(self, question: str) -> set[str]:
+        """The names in the question that the documents never use ("AI-made" is known
+        when "AI" and "made" are)."""
+        words = [fold(w) for w in re.findall(r"[A-Za-z][\w'-]*", question)]
+        return {n for n in names(question) if not self._knows(n, words)}
+
+    def _knows(self, name: str, words: list[str]) -> bool:
+        """A name is known when the documents use it, or its parts ("AI-made"),
+        as a word of another form ("Marry": "married"), as one word with its
+        neighbour ("Sky Drive": "SkyDrive"), or misspelt by a letter or two
+        ("Primier League", "Herve")."""
+        name = fold(name)
+        bare = re.sub(r"(?<=[a-z]{3})(s|')$", "", name)  # "Roberts army", "Normans'"
+        if {name, bare} & self.words or _STEMMER.stemWord(name) in self._stems:
+            return True
+        if all(part in self.words for part in name.split("-") if part):
+            return True
+        if name in words:
+            at = words.index(name)
+            joined = {"".join(words[at - 1 : at + 1]), "".join(words[at : at + 2])}
+            if joined & self.words:
+                return True
+        if len(name) >= 5:
+            near = process.extractOne(name, self._spellings, scorer=fuzz.ratio, score_cutoff=SPELLING_SIMILARITY)
+            return near is not None
+        return False
+
+
 class Knowledge:
     def __init__(self, card: PersonaCard, progress: bool = False):
         self.persona = card.id
@@ -177,11 +219,7 @@ class Knowledge:
         for error in self.errors:
             log.error("%s", error)
         self.owner = np.asarray(owner, np.int64)  # the passage each sentence is in
-        self.vocabulary = set(re.findall(r"[a-z][\w'-]*", fold(" ".join(f"{p.title} {p.text}" for p in self.passages))))
-        self.vocabulary |= {re.sub(r"'s$", "", w) for w in self.vocabulary}
-        self._stems = {_STEMMER.stemWord(w) for w in self.vocabulary}
-        self._spellings = sorted(w for w in self.vocabulary if len(w) >= 5)
-        self.vocabulary |= _initials(f"{p.title}. {p.text}" for p in self.passages)  # "CBDC" is known from its words
+        self.vocabulary = Vocabulary([f"{p.title}. {p.text}" for p in self.passages])
         self._titles: dict[str, str] = {}
         for passage in self.passages:
             self._titles.setdefault(passage.source, passage.title)
@@ -238,31 +276,8 @@ class Knowledge:
         return self.vectors @ self._vector(question)
 
     def unknown_names(self, question: str) -> set[str]:
-        """The names in the question that the documents never use ("AI-made" is known
-        when "AI" and "made" are)."""
-        words = [fold(w) for w in re.findall(r"[A-Za-z][\w'-]*", question)]
-        return {n for n in names(question) if not self._knows(n, words)}
-
-    def _knows(self, name: str, words: list[str]) -> bool:
-        """A name is known when the documents use it, or its parts ("AI-made"),
-        as a word of another form ("Marry": "married"), as one word with its
-        neighbour ("Sky Drive": "SkyDrive"), or misspelt by a letter or two
-        ("Primier League", "Herve")."""
-        name = fold(name)
-        bare = re.sub(r"(?<=[a-z]{3})(s|')$", "", name)  # "Roberts army", "Normans'"
-        if {name, bare} & self.vocabulary or _STEMMER.stemWord(name) in self._stems:
-            return True
-        if all(part in self.vocabulary for part in name.split("-") if part):
-            return True
-        if name in words:
-            at = words.index(name)
-            joined = {"".join(words[at - 1 : at + 1]), "".join(words[at : at + 2])}
-            if joined & self.vocabulary:
-                return True
-        if len(name) >= 5:
-            near = process.extractOne(name, self._spellings, scorer=fuzz.ratio, score_cutoff=SPELLING_SIMILARITY)
-            return near is not None
-        return False
+        """The names in the question that the documents never use."""
+        return self.vocabulary.unknown_names(question)
 
     def _vector(self, question: str) -> np.ndarray:
         """The question's vector (the last one is kept: a question is embedded

@@ -44,7 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fireside", description="Fireside chats with virtual avatars.")
     parser.add_argument("--config", type=Path, help="a YAML config file (default: $FIRESIDE_CONFIG, else built-in)")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _media_commands(commands)
+    _persona_commands(commands)
+    _server_commands(commands)
+    _bench_command(commands)
+    return parser
 
+
+def _media_commands(commands) -> None:
+    """Say, voices, rehearse, strip: what renders to files."""
     say = commands.add_parser("say", help="speak a text with a lip-synced avatar into an MP4")
     say.add_argument("text")
     say.add_argument("--out", type=Path, required=True, help="where to write the .mp4")
@@ -56,34 +64,27 @@ def _parser() -> argparse.ArgumentParser:
     voices.add_argument("--json", action="store_true")
     voices.set_defaults(run=_voices)
 
-    bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument(
-        "name",
-        choices=[
-            "render",
-            "avatar",
-            "tts",
-            "think",
-            "answers",
-            "listen",
-            "turns",
-            "call",
-            "rehearse",
-            "panel",
-            "livekit",
-            "fuzz",
-            "soak",
-        ],
+    rehearse = commands.add_parser("rehearse", help="render a run-of-show to video, captions and a timing report")
+    rehearse.add_argument("show", type=Path, help="a show file (see prompts/shows/)")
+    rehearse.add_argument(
+        "--out", type=Path, help="the folder for rehearsal.mp4, captions and report (made if need be)"
     )
-    bench.add_argument("--url", help="call: a running server (default: start one here)")
-    bench.add_argument(
-        "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
+    rehearse.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    rehearse.add_argument(
+        "--dry-run", action="store_true", help="check the show file and print its plan; render nothing"
     )
-    bench.add_argument("--minutes", type=float, help="soak: how long the call is held (default 30)")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
-    bench.set_defaults(run=_bench)
+    rehearse.add_argument("--no-video", action="store_true", help="captions and report only (fast)")
+    rehearse.set_defaults(run=_rehearse)
 
+    strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
+    strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
+    strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
+    strip.add_argument("--video", type=Path, help="also write both rigs side by side, speaking, to this MP4")
+    strip.set_defaults(run=_strip)
+
+
+def _persona_commands(commands) -> None:
+    """Knowledge, personas, ask, listen, llm: a persona's mind and ears."""
     knowledge = commands.add_parser("knowledge", help="a persona's documents: list them, add more")
     actions = knowledge.add_subparsers(required=True, metavar="ACTION")
     show = actions.add_parser("show", help="the documents and how many passages each gave (builds the index)")
@@ -111,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--json", action="store_true", help="print every event as a JSON line")
     listen.set_defaults(run=_listen)
 
+    llm = commands.add_parser("llm", help="the persona model server")
+    llm_commands = llm.add_subparsers(required=True, metavar="ACTION")
+    vllm = llm_commands.add_parser("serve", help="start vLLM with the configured model and persona adapters")
+    vllm.add_argument(
+        "--python", help="the Python that has vLLM installed (default: $FIRESIDE_VLLM_PYTHON, else this one)"
+    )
+    vllm.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    vllm.set_defaults(run=_llm_serve)
+
+
+def _server_commands(commands) -> None:
+    """Serve, livekit, audit: the live event."""
     serve = commands.add_parser("serve", help="serve the browser video call (and the API for any WebRTC client)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
@@ -133,39 +146,42 @@ def _parser() -> argparse.ArgumentParser:
     room.add_argument("--listen", metavar="IDENTITY", help="the participant to listen to (default: the first to join)")
     room.set_defaults(run=_livekit)
 
-    llm = commands.add_parser("llm", help="the persona model server")
-    llm_commands = llm.add_subparsers(required=True, metavar="ACTION")
-    vllm = llm_commands.add_parser("serve", help="start vLLM with the configured model and persona adapters")
-    vllm.add_argument(
-        "--python", help="the Python that has vLLM installed (default: $FIRESIDE_VLLM_PYTHON, else this one)"
-    )
-    vllm.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
-    vllm.set_defaults(run=_llm_serve)
-
-    rehearse = commands.add_parser("rehearse", help="render a run-of-show to video, captions and a timing report")
-    rehearse.add_argument("show", type=Path, help="a show file (see prompts/shows/)")
-    rehearse.add_argument(
-        "--out", type=Path, help="the folder for rehearsal.mp4, captions and report (made if need be)"
-    )
-    rehearse.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
-    rehearse.add_argument(
-        "--dry-run", action="store_true", help="check the show file and print its plan; render nothing"
-    )
-    rehearse.add_argument("--no-video", action="store_true", help="captions and report only (fast)")
-    rehearse.set_defaults(run=_rehearse)
-
-    strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
-    strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
-    strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
-    strip.add_argument("--video", type=Path, help="also write both rigs side by side, speaking, to this MP4")
-    strip.set_defaults(run=_strip)
-
     audit = commands.add_parser("audit", help="a panel's audit log")
     audit_actions = audit.add_subparsers(required=True, metavar="ACTION")
     check = audit_actions.add_parser("verify", help="check that no record was edited, removed or moved")
     check.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
     check.set_defaults(run=_audit_verify)
-    return parser
+
+
+def _bench_command(commands) -> None:
+    """Bench: the figures."""
+    bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
+    bench.add_argument(
+        "name",
+        choices=[
+            "render",
+            "avatar",
+            "tts",
+            "think",
+            "answers",
+            "listen",
+            "turns",
+            "call",
+            "rehearse",
+            "panel",
+            "livekit",
+            "fuzz",
+            "soak",
+        ],
+    )
+    bench.add_argument("--url", help="call: a running server (default: start one here)")
+    bench.add_argument(
+        "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
+    )
+    bench.add_argument("--minutes", type=float, help="soak: how long the call is held (default 30)")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
+    bench.set_defaults(run=_bench)
 
 
 def _say(args, config: FiresideConfig) -> int:
