@@ -37,6 +37,15 @@ def bench_call(config: FiresideConfig, quick: bool = False, url: str | None = No
 async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[dict]:
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
 
+    # 0. set-up: from the offer to a connected call, a persona at a time
+    setups = []
+    for persona in ["ada", "ravi", "mei"] * (1 if quick else 2):
+        started = time.perf_counter()
+        caller = CallClient(url, persona)
+        await caller.connect()
+        setups.append((time.perf_counter() - started) * 1000)
+        await caller.close()
+
     # 1. voice to voice, and the audio/video offset, over several turns
     questions = [q for pid, q in THINK_QUESTIONS if pid == "ada"] + ["What is open banking?"]
     turns = 2 if quick else 10
@@ -110,6 +119,8 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
             record(f"call.server.{step}.p50", percentile(values, 0.5), "ms after the end of speech")
             for step, values in steps.items()
         ),
+        record("call.setup.p50", percentile(setups, 0.5), "ms from the offer to its answer (the server made the session)"),
+        record("call.setup.max", max(setups), "ms"),
         record("call.voice_to_voice.p50", percentile(latencies, 0.5), "ms"),
         record("call.voice_to_voice.p95", percentile(latencies, 0.95), "ms"),
         record("call.turns_measured", len(latencies), "turns"),
