@@ -119,7 +119,9 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
             record(f"call.server.{step}.p50", percentile(values, 0.5), "ms after the end of speech")
             for step, values in steps.items()
         ),
-        record("call.setup.p50", percentile(setups, 0.5), "ms from the offer to its answer (the server made the session)"),
+        record(
+            "call.setup.p50", percentile(setups, 0.5), "ms from the offer to its answer (the server made the session)"
+        ),
         record("call.setup.max", max(setups), "ms"),
         record("call.voice_to_voice.p50", percentile(latencies, 0.5), "ms"),
         record("call.voice_to_voice.p95", percentile(latencies, 0.95), "ms"),
