@@ -31,6 +31,16 @@ def catalog() -> VoiceCatalog:
 
 
 @pytest.fixture(scope="session")
+def runtime():
+    """The thread pools of the sessions a test makes itself (a server makes its own)."""
+    from stage.core.runtime import Runtime
+
+    made = Runtime()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session")
 def joe(catalog):
     return catalog.engine("joe")
 

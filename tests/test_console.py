@@ -671,7 +671,7 @@ def test_no_second_caption_line_without_a_translation_model(panel):
     assert status == 200 and not [m for m in feed if m["type"] == "translation"]
 
 
-def test_an_answer_keeps_to_its_personas_time_limit(cards, config):
+def test_an_answer_keeps_to_its_personas_time_limit(cards, config, runtime):
     from avatar.rigs import load_rig
     from stage.core.events import AnswerEnd
     from stage.session.call import CallSession
@@ -680,7 +680,7 @@ def test_an_answer_keeps_to_its_personas_time_limit(cards, config):
 
     card = cards["ada"]
     session = CallSession(
-        "ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), load_rig("stylized", 256)
+        "ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), load_rig("stylized", 256), runtime=runtime
     )
     session.time_limit = 3.0  # Ada's approved answer on open banking runs about 12 s
 

@@ -17,12 +17,12 @@ from tests import waiting
 from voices.speech import remembered
 
 
-def _session(card, config, engine):
+def _session(card, config, engine, runtime):
     from avatar.rigs import load_rig
     from stage.session.call import CallSession
     from stage.think.thinker import thinker_for
 
-    return CallSession(card.id, thinker_for(card, config), engine, load_rig("stylized", 128))
+    return CallSession(card.id, thinker_for(card, config), engine, load_rig("stylized", 128), runtime=runtime)
 
 
 def _answers(events) -> list[list]:
@@ -35,7 +35,7 @@ def _answers(events) -> list[list]:
     return answers
 
 
-def test_the_voice_failing_mid_answer_says_a_holding_line_and_the_call_goes_on(cards, config, catalog):
+def test_the_voice_failing_mid_answer_says_a_holding_line_and_the_call_goes_on(cards, config, catalog, runtime):
     from stage.listen.smart_turn import smart_turn_onnx
     from voices.piper import PiperEngine
 
@@ -48,7 +48,7 @@ def test_the_voice_failing_mid_answer_says_a_holding_line_and_the_call_goes_on(c
     working = engine._voice.session
     # a model file of the wrong kind: Piper's onnxruntime raises on every new sentence
     engine._voice.session = onnxruntime.InferenceSession(str(smart_turn_onnx()), providers=["CPUExecutionProvider"])
-    session = _session(card, config, engine)
+    session = _session(card, config, engine, runtime)
 
     async def call():
         await session.ask("What is open banking?")
@@ -74,7 +74,7 @@ def test_the_voice_failing_mid_answer_says_a_holding_line_and_the_call_goes_on(c
     assert "bank" in said.lower()
 
 
-def test_whisper_failing_drops_the_turn_and_listening_goes_on(cards, config, joe, monkeypatch):
+def test_whisper_failing_drops_the_turn_and_listening_goes_on(cards, config, joe, monkeypatch, runtime):
     import stage.listen.transcriber as transcriber
 
     real, failures = transcriber.transcribe, []
@@ -87,7 +87,7 @@ def test_whisper_failing_drops_the_turn_and_listening_goes_on(cards, config, joe
 
     said_second = False
     monkeypatch.setattr(transcriber, "transcribe", failing)
-    session = _session(cards["ada"], config, joe)
+    session = _session(cards["ada"], config, joe, runtime)
     quiet = np.zeros(16000 * 3, np.float32)
 
     async def call():

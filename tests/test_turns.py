@@ -127,7 +127,7 @@ def voiced_seconds(audio: np.ndarray) -> float:
 
 
 @pytest.fixture
-def session_for(cards, config):
+def session_for(cards, config, runtime):
     from avatar.rigs import load_rig
     from stage.session.call import CallSession
     from stage.think.thinker import thinker_for
@@ -136,7 +136,7 @@ def session_for(cards, config):
     def make():
         card = cards["ada"]
         rig = load_rig("stylized", 128)
-        return CallSession("ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), rig)
+        return CallSession("ada", thinker_for(card, config), VoiceCatalog().engine(card.voice), rig, runtime=runtime)
 
     return make
 

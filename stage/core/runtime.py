@@ -3,7 +3,8 @@
 A live server runs many sessions on one event loop; their blocking work
 (listening, voicing, drawing frames) goes to a few shared thread pools,
 sized from the config (``threads``) for the machine. Nothing else holds a
-pool: a session, a stage or a track is handed the runtime it runs on.
+pool: a session, a stage or a track is handed the runtime it runs on (a
+process's ``Cast`` makes it).
 """
 
 from __future__ import annotations
@@ -35,14 +36,3 @@ class Runtime:
     def close(self) -> None:
         for pool in (self.listen, self.partials, self.speech, self.render):
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-_default: Runtime | None = None
-
-
-def default_runtime() -> Runtime:
-    """The runtime of a process that made none itself (a test, a benchmark), with the default threads."""
-    global _default
-    if _default is None:
-        _default = Runtime()
-    return _default

@@ -69,6 +69,19 @@ class ClauseMessage(Message):
     titles: list[str] = []
 
 
+class TurnMetrics(BaseModel):
+    """A call's turn, by LiveKit Agents' names; every field in seconds, from
+    the end of the person's speech unless it says otherwise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    end_of_turn_delay: float | None = Field(None, description="seconds: to the turn's end")
+    transcription_delay: float | None = Field(None, description="seconds: to the final transcript")
+    llm_ttft: float | None = Field(None, description="seconds: the model's first token after its request")
+    tts_ttfb: float | None = Field(None, description="seconds: the voice's first audio after the first clause")
+    e2e_latency: float | None = Field(None, description="seconds: to the avatar's first audio")
+
+
 class AnswerEndMessage(Message):
     type: Literal["answer_end"] = "answer_end"
     outcome: str  # answered, approved, held, trimmed, cut at the time limit
@@ -76,7 +89,7 @@ class AnswerEndMessage(Message):
     titles: list[str] | None = None
     timings: dict = {}  # the thinker's, in ms
     after_speech_end: dict | None = None  # a call's: when each step came, after the person stopped (s)
-    metrics: dict | None = None  # a call's turn, by LiveKit's names (s): end_of_utterance_delay, ttft, ...
+    metrics: TurnMetrics | None = None  # a call's turn, by LiveKit's names
 
 
 class StoppedMessage(Message):

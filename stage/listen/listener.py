@@ -34,7 +34,6 @@ from scipy.signal import fftconvolve
 
 from stage.core.audio import RATE, Resampler
 from stage.core.events import AudioChunk
-from stage.core.runtime import default_runtime
 from stage.listen.transcriber import Transcriber
 from stage.listen.turns import FRAME_SECONDS, ListenSettings, TurnTaker
 from stage.listen.vad import FRAME, SileroVad
@@ -122,9 +121,9 @@ class Listener:
     ):
         self.s = settings or ListenSettings()
         self.live = live
-        self.transcriber = Transcriber(
-            self.s.model, self.s.language, live, partials or default_runtime().partials, self.s.vocabulary
-        )
+        if live and partials is None:
+            raise ValueError("a live listener makes its partial transcripts on a pool: give it the runtime's partials")
+        self.transcriber = Transcriber(self.s.model, self.s.language, live, partials, self.s.vocabulary)
         self.turns = TurnTaker(self.s, self.transcriber)
         self.resampler = Resampler(sample_rate, channels)
         self.vad = SileroVad()

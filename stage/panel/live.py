@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from stage.core.clock import Clock
-from stage.core.runtime import Runtime, default_runtime
+from stage.core.runtime import Runtime
 from stage.core.wire import AskedMessage, Message, StoppedMessage
 from stage.panel.audit import AuditLog
 from stage.panel.feed import Feed
@@ -39,10 +39,11 @@ class Stage:
         sessions: dict[str, CallSession],
         audit: AuditLog,
         translator: Translator | None = None,
-        runtime: Runtime | None = None,
+        *,
+        runtime: Runtime,
     ):
         self.show, self.sessions, self.audit, self.translator = show, sessions, audit, translator
-        self.runtime = runtime or default_runtime()
+        self.runtime = runtime
         self.clock, self.mixer = Clock(), Mixer()
         self.feed = Feed(self.clock)
         self.translations = Translations(translator, self.feed)

@@ -35,7 +35,14 @@ class ModeratorEar:
         if self.closed:
             return
         if self.listener is None:
-            self.listener = Listener(self.settings, sample_rate, channels, start=self.stage.now(), live=True)
+            self.listener = Listener(
+                self.settings,
+                sample_rate,
+                channels,
+                start=self.stage.now(),
+                live=True,
+                partials=self.stage.runtime.partials,
+            )
         runtime = self.stage.runtime
         for event in await runtime.run(runtime.listen, self.listener.feed, samples):
             if isinstance(event, Transcript):

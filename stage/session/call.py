@@ -32,7 +32,7 @@ from stage.core.events import (
     TurnPending,
     TurnResumed,
 )
-from stage.core.runtime import Runtime, default_runtime
+from stage.core.runtime import Runtime
 from stage.core.wire import CaptionMessage, Message
 from stage.listen.listener import Listener
 from stage.listen.turns import ListenSettings
@@ -55,12 +55,13 @@ class CallSession:
         rig: Rig,
         fps: int = 25,
         listen: ListenSettings | None = None,
-        runtime: Runtime | None = None,
+        *,
+        runtime: Runtime,
     ):
         self.id = uuid.uuid4().hex[:12]
         self.persona_id = persona_id
         self.thinker, self.voice = thinker, voice
-        self.runtime = runtime or default_runtime()
+        self.runtime = runtime
         self.clock = Clock()
         self.renderer = Renderer(rig, fps=fps, seed=hash(self.id) & 0xFFFF)
         self.listen_settings = listen or ListenSettings()
@@ -111,7 +112,14 @@ class CallSession:
             return
         async with self._listening:
             if self.listener is None:
-                self.listener = Listener(self.listen_settings, sample_rate, channels, start=self.now(), live=True)
+                self.listener = Listener(
+                    self.listen_settings,
+                    sample_rate,
+                    channels,
+                    start=self.now(),
+                    live=True,
+                    partials=self.runtime.partials,
+                )
             self.listener.avatar_speaking = self.speaking
             events = await self.runtime.run(self.runtime.listen, self.listener.feed, samples)
         for event in events:

@@ -28,6 +28,7 @@ from stage.core.wire import (
     PausedMessage,
     ResumedMessage,
     StoppedMessage,
+    TurnMetrics,
 )
 from stage.session.schedule import Due, Schedule
 from stage.timeline.mixer import RATE, Mixer
@@ -152,7 +153,7 @@ class Speaking:
             titles=list(event.titles),
             timings=event.timings,
             after_speech_end=after,
-            metrics=metrics or None,
+            metrics=metrics,
         )
 
     def _earliest(self) -> float:
@@ -248,23 +249,29 @@ def _later(message: Message, by: float) -> Message:
     return message
 
 
-def turn_metrics(timings: dict[str, float], thinker: dict[str, float]) -> dict[str, float]:
+def turn_metrics(timings: dict[str, float], thinker: dict[str, float]) -> TurnMetrics | None:
     """A call's turn in LiveKit's metric names (seconds): from the end of the
-    person's speech to the turn's end (``end_of_utterance_delay``), to its
-    words (``transcription_delay``) and to the avatar's first audio
-    (``e2e_latency``); the model's first token after its request (``ttft``);
-    the voice's first audio after its first clause (``ttfb``)."""
+    person's speech to the turn's end (``end_of_turn_delay``), to its words
+    (``transcription_delay``) and to the avatar's first audio
+    (``e2e_latency``); the model's first token after its request
+    (``llm_ttft``); the voice's first audio after its first clause
+    (``tts_ttfb``). None where the person's speech was not timed (a typed question)."""
     if "speech_end" not in timings:
-        return {}
+        return None
     end = timings["speech_end"]
-    metrics = {
-        "end_of_utterance_delay": timings.get("turn_ended", end) - end,
-        "transcription_delay": timings.get("transcribed", end) - end,
-    }
+
+    def seconds(value: float | None) -> float | None:
+        return None if value is None else round(max(0.0, value), 3)
+
+    ttft = None
     if "first_token_ms" in thinker and "request_ms" in thinker:
-        metrics["ttft"] = (thinker["first_token_ms"] - thinker["request_ms"]) / 1000
-    if "first_voiced" in timings and "first_clause" in timings:
-        metrics["ttfb"] = timings["first_voiced"] - timings["first_clause"]
-    if "first_audio" in timings:
-        metrics["e2e_latency"] = timings["first_audio"] - end
-    return {k: round(max(0.0, v), 3) for k, v in metrics.items()}
+        ttft = (thinker["first_token_ms"] - thinker["request_ms"]) / 1000
+    return TurnMetrics(
+        end_of_turn_delay=seconds(timings.get("turn_ended", end) - end),
+        transcription_delay=seconds(timings.get("transcribed", end) - end),
+        llm_ttft=seconds(ttft),
+        tts_ttfb=seconds(timings["first_voiced"] - timings["first_clause"])
+        if "first_voiced" in timings and "first_clause" in timings
+        else None,
+        e2e_latency=seconds(timings["first_audio"] - end) if "first_audio" in timings else None,
+    )

@@ -53,7 +53,7 @@ class Console:
         """The console's guard, for the app: only the moderator reaches ``/console``."""
         return [moderator_only(self.token)]
 
-    def open_stage(self, sessions: dict, runtime: Runtime | None = None) -> None:
+    def open_stage(self, sessions: dict, runtime: Runtime) -> None:
         """Put the panelists' sessions on stage, drawn and voiced on ``runtime``'s threads."""
         self.live.open_stage(sessions, runtime)
 

@@ -43,14 +43,16 @@ class LiveShow:
         self.listen_settings = settings_from(config)
         self.log.write("opened", show=show.title, panelists=show.panelists)
         self.stage: Stage | None = None  # the live stage, once the server has made its panelists
-        self.runtime: Runtime | None = None  # the server's threads (None: the default ones)
+        self.runtime: Runtime | None = None  # the server's threads, once the stage is open
         self.peers = Peers()  # stage viewers and the moderator's microphone
         self.room: StageRoom | None = None  # the show's LiveKit room, with ``livekit``
 
-    def open_stage(self, sessions: dict, runtime: Runtime | None = None) -> None:
+    def open_stage(self, sessions: dict, runtime: Runtime) -> None:
         translation = self.config.panel.translation
         self.runtime = runtime
-        self.stage = Stage(self.show, sessions, self.log, Translator(translation) if translation else None, runtime)
+        self.stage = Stage(
+            self.show, sessions, self.log, Translator(translation) if translation else None, runtime=runtime
+        )
         if self.livekit is not None:
             name = f"fireside-{self.show.path.stem if self.show.path else 'panel'}"
             self.room = StageRoom(self.livekit, self.stage, name, self.stage.runtime)

@@ -15,7 +15,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
-from stage.core.runtime import Runtime, default_runtime
+from stage.core.runtime import Runtime
 from stage.core.wire import Message
 from stage.session.call import CallSession
 from stage.timeline.mixer import RATE as OUT_RATE
@@ -45,7 +45,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         runtime: Runtime | None = None,
     ):
         super().__init__()
-        self.runtime = runtime or default_runtime()
+        self.runtime = runtime or session.runtime  # a stage's view is given the stage's
         self.now = clock or session.now
         self.draw = draw or session.renderer.frame
         self.fps = fps or session.renderer.fps

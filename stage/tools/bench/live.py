@@ -91,7 +91,7 @@ async def _measure_calls(config: FiresideConfig, url: str, quick: bool) -> list[
     for _, message in client.messages:
         for step, seconds in message.get("after_speech_end", {}).items():
             steps.setdefault(step, []).append(seconds * 1000)
-        for name, seconds in (message.get("metrics") or {}).items():  # the turn, by LiveKit's names
+        for name, seconds in (message.get("metrics") or {}).items():  # the turn, by LiveKit's names (None: left out)
             steps.setdefault(f"metrics.{name}", []).append(seconds * 1000)
 
     # 2. how many concurrent calls hold 25 fps with no dropped frame
