@@ -1,8 +1,8 @@
 """The cast: every persona a process can put on, built once.
 
 A persona needs its card, its voice, its face (a rig), its knowledge and a
-model to think with; every call, LiveKit room, stage, rehearsal and clip
-takes them from here, with the threads they run on (the runtime). Knowledge
+model to think with; calls, LiveKit rooms, the stage and rehearsal take
+them from here, with the threads they run on (the runtime). Knowledge
 is the costly part (reading and indexing documents): each persona's is
 built once, on first use or by ``warm``, and shared read-only by all its
 sessions, where it used to be built again for every call, on the event
