@@ -153,9 +153,6 @@ class Vocabulary:
         self._spellings = sorted(w for w in words if len(w) >= 5)
         self.words = words | _initials(texts)  # "CBDC" is known from its words
 
-    def __contains__(self, word: str) -> bool:
-        return word in self.words
-
     def unknown_names(self, question: str) -> set[str]:
         """The names in the question that the documents never use ("AI-made" is known
         when "AI" and "made" are)."""
