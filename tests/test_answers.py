@@ -7,12 +7,13 @@ import asyncio
 
 import pytest
 
+from stage.core.config import LLMSettings
 from stage.core.events import AnswerEnd, Clause
 from stage.core.paths import SHOWS
 from stage.panel.show import load_show
 from stage.think.clauses import sentences
 from stage.think.questions import about_persona, parts, topic_of
-from stage.think.thinker import Thinker, ThinkSettings, collect
+from stage.think.thinker import Thinker, collect
 from stage.tools import squad
 from voices.catalog import VoiceCatalog
 
@@ -32,7 +33,7 @@ SHOW_SOURCES = {
 
 @pytest.fixture(scope="module")
 def thinkers(cards):
-    return {pid: Thinker(card, None, ThinkSettings(mode="extractive")) for pid, card in cards.items()}
+    return {pid: Thinker(card, None, LLMSettings(answer_mode="extractive")) for pid, card in cards.items()}
 
 
 def ask(thinker: Thinker, question: str) -> tuple[AnswerEnd, list[Clause]]:
@@ -152,7 +153,7 @@ TOWN = {
 )
 def test_the_sentence_that_answers_is_spoken_first(tmp_path, question, lead):
     """Dates are years, decades and centuries alike; a lead that starts "They ..." is still spoken first."""
-    thinker = Thinker(squad.persona(TOWN, tmp_path), None, ThinkSettings(mode="extractive"))
+    thinker = Thinker(squad.persona(TOWN, tmp_path), None, LLMSettings(answer_mode="extractive"))
     end, clauses = ask(thinker, question)
     assert end.outcome == "answered" and lead in sentences(said(clauses))[0], said(clauses)
 
@@ -162,7 +163,7 @@ def test_answers_on_real_articles_have_no_fragments():
         pytest.skip(f"no SQuAD 2.0 file at {squad.DEFAULT_FILE} (shared/data beside the checkout)")
     folder, card, questions = squad.temporary_persona(squad.DEFAULT_FILE)
     with folder:
-        thinker = Thinker(card, None, ThinkSettings(mode="extractive"))
+        thinker = Thinker(card, None, LLMSettings(answer_mode="extractive"))
         verdicts = [squad.judge(q, asyncio.run(collect(thinker, q.question))) for q in questions[::3]]
     assert [v.fragments for v in verdicts if v.fragments] == []
     # an answer is about 45 words (two sentences of Wikipedia), never the whole paragraph

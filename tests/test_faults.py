@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from stage.core.events import AnswerEnd, Clause, GuardrailDecision, TurnEnded
+from stage.core.events import AnswerEnd, Clause, GuardrailDecision, SpeechPlaced, TurnEnded
 from stage.tools.bench.common import speech16
 from tests import waiting
 from voices.speech import remembered
@@ -63,13 +63,13 @@ def test_the_voice_failing_mid_answer_says_a_holding_line_and_the_call_goes_on(c
     assert [(d.action, d.rule) for d in decisions if d.action != "allow"] == [("hold", "voice-failure")]
     assert "the voice failed" in decisions[-1].reason
     tried = next(at for at, e in failed if isinstance(e, Clause) and e.kind != "holding")
-    holding = [e for _, e in failed if isinstance(e, tuple) and e[0] == "speech"]
-    assert holding and " ".join(s[3] for s in holding) in card.holding_lines  # only the holding line is heard
-    assert holding[0][1] - tried < 1.0  # within a second of the clause the voice failed on
+    holding = [e for _, e in failed if isinstance(e, SpeechPlaced)]
+    assert holding and " ".join(s.text for s in holding) in card.holding_lines  # only the holding line is heard
+    assert holding[0].start - tried < 1.0  # within a second of the clause the voice failed on
     assert failed[-1][1].outcome == "held"
 
     kinds = {e.kind for _, e in answered if isinstance(e, Clause)}
-    said = " ".join(e[3] for _, e in answered if isinstance(e, tuple) and e[0] == "speech")
+    said = " ".join(e.text for _, e in answered if isinstance(e, SpeechPlaced))
     assert "holding" not in kinds and answered[-1][1].outcome != "held", (kinds, said)
     assert "bank" in said.lower()
 

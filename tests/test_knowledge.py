@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from stage.core.config import LLMSettings
 from stage.think.documents import DocumentError, read_document
 from stage.think.embed import embedder, model_dir
 from stage.think.knowledge import Knowledge, cache_dir
 from stage.think.llm import OpenAIModel
-from stage.think.thinker import Thinker, ThinkSettings, collect
+from stage.think.thinker import Thinker, collect
 from stage.tools.evaluate import judge, load_questions
 from tests.servers import vllm_python
 
@@ -142,11 +143,11 @@ def test_names_the_documents_never_use_are_unknown(cards):
 
 
 def test_a_question_asking_for_a_number_gets_one_or_a_holding_line(cards):
-    thinker = Thinker(cards["ada"], None, ThinkSettings(mode="extractive"))
+    thinker = Thinker(cards["ada"], None, LLMSettings(answer_mode="extractive"))
     events = asyncio.run(collect(thinker, "How many milliseconds did the new system take to score a payment?"))
     answer = " ".join(e.text for e in events if getattr(e, "kind", "") == "extractive")
     assert re.search(r"\d+ milliseconds", answer), answer
-    mei = Thinker(cards["mei"], None, ThinkSettings(mode="extractive"))
+    mei = Thinker(cards["mei"], None, LLMSettings(answer_mode="extractive"))
     events = asyncio.run(collect(mei, "How many transactions per second can a shared ledger handle?"))
     assert events[-1].outcome == "held", events
 
@@ -196,7 +197,7 @@ def test_embeddings_match_the_model_run_by_transformers():
 
 
 def answer_all(cards, model, mode, questions):
-    thinkers = {pid: Thinker(card, model, ThinkSettings(mode=mode)) for pid, card in cards.items()}
+    thinkers = {pid: Thinker(card, model, LLMSettings(answer_mode=mode)) for pid, card in cards.items()}
 
     async def run():
         return [

@@ -103,3 +103,31 @@ def test_no_class_over_200_lines_and_no_function_over_100():
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and size > 100:
                 long.append(f"function {name}.{node.name}: {size} lines")
     assert long == []
+
+
+def test_transports_reach_sessions_only_through_their_ports():
+    """What moves media (aiortc tracks, LiveKit broadcasts, the stage view) reads a
+    session's ports, never the session; and nothing in transport/ but the server's
+    own command reaches for the aiortc server (the LiveKit worker takes a Cast)."""
+    modules = _modules()
+    known = set(modules)
+    media = [
+        "stage.transport.webrtc",
+        "stage.transport.pacing",
+        "stage.transport.rooms.publish",
+        "stage.transport.stage_view",
+    ]
+    wrong = [
+        f"{m} imports {t}"
+        for m in media
+        for t in _imports(modules[m], m, known)
+        if t.startswith("stage.session")
+        and t not in ("stage.session.ports", "stage.session.ports.AvatarOutput", "stage.session.ports.AudioIn")
+    ]
+    wrong += [
+        f"{m} imports the aiortc server"
+        for m in known
+        if m.startswith("stage.transport.") and m != "stage.transport.server"
+        if any(t.startswith("stage.transport.server") for t in _imports(modules[m], m, known))
+    ]
+    assert wrong == []

@@ -12,11 +12,12 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from stage.core.audio import to_16k_mono
+from stage.core.config import ListenSettings
 from stage.core.events import AudioChunk, Interrupted, SpeechStarted, Transcript, TurnEnded
 from stage.listen import asr
 from stage.listen.asr import SHORT_WINDOW_MAX, transcribe
 from stage.listen.listener import Listener
-from stage.listen.turns import ListenSettings, looks_unfinished
+from stage.listen.turns import looks_unfinished
 from stage.tools.bench.fuzz import pauseless
 from tests import waiting
 

@@ -187,3 +187,37 @@ def test_a_full_disk_loses_no_record_and_says_so(tmp_path):
     assert log.failing is None
     assert [r.get("text") for r in AuditLog(path).records()] == [None, "one", "two", None]
     assert verify(path) == (4, [])
+
+
+def test_the_panel_leaves_the_same_gaps_on_the_show_clock_and_on_real_time():
+    """One order for the live stage and rehearsal: the first answer RESPONSE_GAP
+    after a question on the clock, each next one BETWEEN_SPEAKERS after the last word."""
+    import asyncio
+
+    from stage.core.clock import Clock, ShowClock
+    from stage.panel.order import BETWEEN_SPEAKERS, RESPONSE_GAP, Panel
+
+    def panel_on(clock, speech: float):
+        started = []
+
+        async def answer(pid: str) -> float:
+            started.append((pid, clock.now()))
+            await asyncio.sleep(0)  # as a real answer, it yields while it thinks
+            return clock.now() + speech
+
+        return Panel(clock), started, answer
+
+    show = ShowClock(1.0)
+    panel, started, answer = panel_on(show, 2.0)
+    done = asyncio.run(panel.in_turn(["ada", "ravi", "mei"], answer, asked_at=1.0))
+    first = 1.0 + RESPONSE_GAP
+    second = first + 2.0 + BETWEEN_SPEAKERS
+    third = second + 2.0 + BETWEEN_SPEAKERS
+    assert started == [("ada", first), ("ravi", second), ("mei", third)]
+    assert done == third + 2.0  # back when the last word is said
+
+    real = Clock()
+    panel, started, answer = panel_on(real, 0.05)
+    asyncio.run(panel.in_turn(["ada", "ravi"], answer))
+    assert started[0][1] < 0.5  # a live question is answered at once: its thinking is its gap
+    assert started[1][1] >= started[0][1] + 0.05 + BETWEEN_SPEAKERS

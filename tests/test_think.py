@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from stage.core.config import LLMSettings
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision
 from stage.think.llm import EmbeddedModel, ModelError, OpenAIModel, default_gguf
-from stage.think.thinker import Thinker, ThinkSettings, collect
+from stage.think.thinker import Thinker, collect
 from tests import waiting
 from tests.servers import free_port, llama_server
 
@@ -23,7 +24,7 @@ def run(coro):
 
 def thinker(card, model, mode: str = "generated") -> Thinker:
     """A persona answering with the model (extractive answers need none)."""
-    return Thinker(card, model, ThinkSettings(mode=mode))
+    return Thinker(card, model, LLMSettings(answer_mode=mode))
 
 
 def said(events):

@@ -8,8 +8,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from stage.core.events import FalseInterruption, Interrupted, TurnEnded
-from stage.listen.turns import ListenSettings, is_backchannel, is_false_start, judge_pause
+from stage.core.config import ListenSettings
+from stage.core.events import FalseInterruption, Interrupted, SpeechPlaced, SpeechStopped, TurnEnded
+from stage.listen.turns import is_backchannel, is_false_start, judge_pause
 from stage.tools.bench.common import speech16
 from stage.tools.bench.listening import listen_to, paused, speech_end, spoken
 
@@ -158,7 +159,7 @@ def test_a_backchannel_pauses_the_avatar_which_then_says_its_whole_answer(sessio
         # every word is heard: a pause splits a word or two (a few loud 10 ms frames
         # either side of it), where a dropped answer would lose seconds
         assert abs(voiced_seconds(heard) - whole) < 0.3, (word, voiced_seconds(heard), whole)
-        stopped = [e for e in events if isinstance(e, tuple) and e[0] == "stopped"]
+        stopped = [e for e in events if isinstance(e, SpeechStopped)]
         assert not stopped
 
 
@@ -171,9 +172,9 @@ def test_a_real_question_over_the_avatar_cuts_its_answer(session_for, joe):
     assert turns and "fraud" in turns[-1].text.lower(), kinds(session)
     assert not any(isinstance(e, FalseInterruption) for e in events)
     # the first answer is dropped where it paused, before its last words
-    stopped = next(e[1] for e in events if isinstance(e, tuple) and e[0] == "stopped")
-    first = [e for e in events if isinstance(e, tuple) and e[0] == "speech" and e[1] < stopped]
-    assert first and stopped < first[-1][2]
+    stopped = next(e.at for e in events if isinstance(e, SpeechStopped))
+    first = [e for e in events if isinstance(e, SpeechPlaced) and e.start < stopped]
+    assert first and stopped < first[-1].end
 
 
 def test_a_cough_does_not_end_the_avatars_answer(session_for):
@@ -183,5 +184,5 @@ def test_a_cough_does_not_end_the_avatars_answer(session_for):
     session = session_for()
     heard = asyncio.run(talk_over(session, cough(16000) * 1.5, 1.5))
     events = [e for _, e in session.events]
-    assert not ended(events) and not any(isinstance(e, tuple) and e[0] == "stopped" for e in events)
+    assert not ended(events) and not any(isinstance(e, SpeechStopped) for e in events)
     assert abs(voiced_seconds(heard) - alone) < 0.15

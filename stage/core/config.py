@@ -109,6 +109,14 @@ class LLMSettings(Section):
             raise ValueError("use 'embedded' or an http(s):// base URL such as http://127.0.0.1:8000/v1")
         return backend
 
+    @property
+    def mode(self) -> str:
+        """How answers are made: ``answer_mode``, where ``auto`` is extractive
+        with the embedded model and generated with a server."""
+        if self.answer_mode != "auto":
+            return self.answer_mode
+        return "extractive" if self.backend == "embedded" else "generated"
+
 
 class VLLMSettings(Section):
     """What ``fireside llm serve`` starts (vLLM's OpenAI-compatible server)."""
@@ -133,11 +141,13 @@ class PersonaSettings(Section):
 
 
 class ListenSettings(Section):
-    """Voice activity, speech recognition and turn-taking (see stage/listen.py)."""
+    """Voice activity, speech recognition and turn-taking (stage/listen/): the listener reads these as they are."""
 
     model: Literal["tiny.en", "base"] = "tiny.en"
     language: str | None = "en"  # base only: None detects it
     speech_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # speech goes on while voice activity stays above this (below speech_threshold: it holds)
+    silence_threshold: float = Field(default=0.35, gt=0, lt=1)
     min_speech: float = Field(default=0.2, ge=0.05, le=2)
     # smart-turn: after turn_check seconds of silence, Smart Turn and the words
     # say whether the turn is over (a statement with a full stop ends it when
@@ -166,6 +176,9 @@ class ListenSettings(Section):
     partial_every: float = Field(default=0.7, ge=0.2, le=10)
     barge_in: float = Field(default=0.15, ge=0.05, le=2)
     max_turn: float = Field(default=30.0, ge=1, le=300)
+    pre_roll: float = Field(default=0.25, ge=0, le=2)  # seconds of audio kept from before speech starts
+    # names and terms to expect (Whisper's prompt); the moderator's microphone adds the panelists'
+    vocabulary: str = ""
 
 
 class CallSettings(Section):

@@ -199,3 +199,34 @@ class Caption:
     start: float
     end: float
     sources: tuple[str, ...] = ()
+
+
+# -- the avatar's speech on the session clock (the session's log) -----------------
+@dataclass(frozen=True)
+class SpeechPlaced:
+    """A piece of the avatar's speech placed from ``start`` to ``end`` seconds."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """Speech over the avatar: its voice silent from ``at``, the rest of its answer kept."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """A paused answer goes on from ``at``."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """The avatar's answer cut at ``at`` (a barge-in, the moderator's stop, a new answer)."""
+
+    at: float

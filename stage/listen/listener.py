@@ -33,15 +33,11 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from stage.core.audio import RATE, Resampler
+from stage.core.config import ListenSettings
 from stage.core.events import AudioChunk
 from stage.listen.transcriber import Transcriber
-from stage.listen.turns import FRAME_SECONDS, ListenSettings, TurnTaker
+from stage.listen.turns import FRAME_SECONDS, TurnTaker
 from stage.listen.vad import FRAME, SileroVad
-
-
-def settings_from(config) -> ListenSettings:
-    """Listener settings from the config's ``listen`` section."""
-    return ListenSettings(**config.listen.model_dump())
 
 
 class EchoGate:

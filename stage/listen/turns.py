@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 
 from stage.core.audio import RATE
+from stage.core.config import ListenSettings
 from stage.core.events import (
     FalseInterruption,
     Interrupted,
@@ -50,31 +50,6 @@ _BACKCHANNEL = frozenset(
     "indeed exactly true absolutely totally i see got it cool nice great interesting thanks thank you "
     "ha haha hahaha heh ahem cough coughing coughs laughs laughing laughter sighs clears throat".split()
 )
-
-
-@dataclass
-class ListenSettings:
-    speech_threshold: float = 0.5
-    silence_threshold: float = 0.35
-    min_speech: float = 0.2  # seconds: shorter sounds are not speech
-    end_of_turn: str = "silence"  # a fixed pause ends a turn (hangover, unfinished_hangover); or "smart-turn"
-    turn_check: float = 0.15  # seconds of silence before Smart Turn is asked whether the turn is over
-    complete_threshold: float = 0.1  # below this Smart Turn probability, a finished statement goes on
-    sentence_threshold: float = 0.02  # below this probability that the words are whole, the turn goes on
-    sounds_finished: float = 0.9  # ... for max_hangover, or doubtful_hangover when Smart Turn hears an end
-    max_hangover: float = 2.0  # the longest pause inside a turn that sounds unfinished
-    doubtful_hangover: float = 1.2  # ... inside one that may be finished
-    sure_threshold: float = -0.55  # Whisper less sure of the words than this: the end is doubtful
-    hangover: float = 0.5  # "silence": seconds of silence that end a turn
-    unfinished_hangover: float = 1.2  # ... when the words look unfinished
-    resume_after: float = 1.0  # quiet after speech over the avatar that was no real turn: it resumes
-    partial_every: float = 0.7  # seconds of speech between partial transcripts
-    barge_in: float = 0.15  # seconds of speech over the avatar that interrupt it
-    max_turn: float = 30.0
-    pre_roll: float = 0.25  # audio kept from before speech starts
-    model: str = "tiny.en"
-    language: str | None = "en"
-    vocabulary: str = ""  # names and terms to expect (Whisper's prompt): the panelists', for the moderator
 
 
 def looks_unfinished(text: str) -> bool:

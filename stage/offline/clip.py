@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 from avatar.render import Renderer
-from avatar.rigs import Rig
-from stage.core.config import FiresideConfig
 from stage.core.errors import FiresideError
 from stage.offline.recording import Mp4Writer
+from stage.session.cast import Cast
 from stage.timeline.placing import Timeline
-from voices.catalog import VoiceCatalog
 from voices.speech import SpeechError
 
 
@@ -64,19 +62,20 @@ def _part_file(path: Path) -> Path:
 def render_clip(
     text: str,
     out: Path,
-    rig: Rig,
-    config: FiresideConfig,
+    cast: Cast,
     voice: str | None = None,
+    avatar: str | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> ClipReport:
-    """Speak ``text`` with ``voice`` through ``rig`` into the MP4 ``out``."""
+    """Speak ``text`` with ``voice`` through the rig ``avatar`` (the config's
+    defaults where not given) into the MP4 ``out``."""
     started = time.perf_counter()
     if not text.strip():
         raise SpeechError("there is no text to speak")
     out = check_output(out)
-    catalog = VoiceCatalog(config.voices.catalog)
-    entry = catalog.get(voice or config.voices.default)
-    engine = catalog.engine(entry.id)
+    config = cast.config
+    engine = cast.voices.engine(cast.voices.get(voice or config.voices.default).id)
+    rig = cast.rig(avatar or config.avatar.rig)
     fps = config.avatar.fps
     renderer = Renderer(rig, fps=fps)
     timeline = Timeline(config.clip.lead_in)

@@ -9,12 +9,14 @@ it, drawing the stage composite for every frame whose speech is settled,
 while an encoder thread writes the MP4; then the captions and the report
 are written (stage/offline/report.py).
 
-The show clock is the rehearsal's own, not the computer's: an answer starts
-``RESPONSE_GAP`` after its question whatever the thinking took (that time is
-reported, not shown). Piper's timings are steady, the model is greedy, and a
-line said before is said the same way again (espeak-ng's timing drifts by a
-few milliseconds with its history), so the same show gives the same words
-at the same times on every run.
+The show clock is the rehearsal's own, not the computer's (a ``ShowClock``):
+the turns are ordered by the live stage's ``Panel`` (stage/panel/order.py),
+so an answer starts ``RESPONSE_GAP`` after its question whatever the
+thinking took (that time is reported, not shown), and the next panelist
+``BETWEEN_SPEAKERS`` after the last word, as on stage. Piper's timings are
+steady, the model is greedy, and a line said before is said the same way
+again (espeak-ng's timing drifts by a few milliseconds with its history),
+so the same show gives the same words at the same times on every run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from stage.core.audio import RATE as LISTEN_RATE
 from stage.core.audio import read_wav
+from stage.core.clock import ShowClock
 from stage.core.config import FiresideConfig
 from stage.core.events import AnswerEnd, AudioChunk, Caption, Clause, GuardrailDecision
 from stage.listen.asr import transcribe
@@ -38,6 +41,8 @@ from stage.offline.clip import OutputError
 from stage.offline.plan import Plan, SegmentTiming, Turn
 from stage.offline.render import render_video
 from stage.offline.report import report, write_captions, write_report
+from stage.panel.audit import cited
+from stage.panel.order import AFTER_SEGMENT, Panel
 from stage.panel.show import Segment, Show, ShowError
 from stage.session.cast import Cast
 from stage.think.persona import PersonaCard
@@ -47,9 +52,6 @@ from stage.timeline.voicing import Voiced, voice_answer, voice_now
 from voices.speech import SpeechEngine
 
 LEAD_IN = 0.5  # seconds of the stage before the first words
-RESPONSE_GAP = 0.6  # from a question to its answer (a live call's is about this)
-BETWEEN_SPEAKERS = 0.5  # one panelist's answer to the next's
-AFTER_SEGMENT = 0.8  # the pause that closes a segment
 CAPTION_WORDS = 14  # a longer piece of speech is captioned in parts
 MODERATOR = "moderator"
 
@@ -90,28 +92,28 @@ class Rehearsal:
         started = time.perf_counter()
         for thinker in self.thinkers.values():
             thinker.warm()  # each persona's prompt, evaluated (or loaded) before its first answer is timed
-        clock = LEAD_IN
+        clock = ShowClock(LEAD_IN)  # moved only as speech is placed: thinking takes no time on it
+        panel = Panel(clock)  # the live stage's order and gaps
         for index, segment in enumerate(self.show.segments):
-            start = 0.0 if index == 0 else clock
+            start = 0.0 if index == 0 else clock.now()
             if segment.kind == "line":
-                clock = self._speak(
-                    plan,
-                    Turn(index, segment.by, self.cards[segment.by].name, "line"),
-                    [Clause(segment.line, (), "scripted")],
-                    clock,
-                )
+                turn = Turn(index, segment.by, self.cards[segment.by].name, "line")
+                await clock.sleep_until(self._speak(plan, turn, [Clause(segment.line, (), "scripted")], clock.now()))
             else:
                 kind = "question" if segment.kind == "ask" else "moderator"
-                question, clock = self._moderator(plan, index, segment, kind, clock)
+                question, asked = self._moderator(plan, index, segment, kind, clock.now())
+                await clock.sleep_until(asked)
                 if segment.kind == "ask":
-                    for n, pid in enumerate(self.show.addressed(segment)):
-                        clock += RESPONSE_GAP if n == 0 else BETWEEN_SPEAKERS
-                        clock = await self._answer(plan, index, segment, pid, question, clock)
-            clock += AFTER_SEGMENT
+
+                    async def answer(pid: str, index=index, segment=segment, question=question) -> float:
+                        return await self._answer(plan, index, segment, pid, question, clock.now())
+
+                    await panel.in_turn(self.show.addressed(segment), answer, asked_at=asked)
+            await clock.sleep_until(clock.now() + AFTER_SEGMENT)
             plan.segments.append(
-                SegmentTiming(index, segment.kind, _summary(segment, self.show), segment.slot, start, clock)
+                SegmentTiming(index, segment.kind, _summary(segment, self.show), segment.slot, start, clock.now())
             )
-            plan.advance(clock)
+            plan.advance(clock.now())
             if on_segment:
                 on_segment(index)
         plan.thinking_seconds = time.perf_counter() - started
@@ -186,11 +188,7 @@ class Rehearsal:
         turn.text = " ".join(c.text for c in clauses)
         if not turn.sources:
             turn.sources = list(dict.fromkeys(s for c in clauses for s in c.sources))
-        for clause in clauses:  # the clauses of one source's sentence read as one line
-            if turn.cited and turn.cited[-1]["titles"] == list(clause.titles) and clause.titles:
-                turn.cited[-1]["text"] += " " + clause.text
-            elif clause.titles:
-                turn.cited.append({"text": clause.text, "titles": list(clause.titles)})
+        turn.cited = cited(clauses)
         plan.turns.append(turn)
         plan.advance(clock)
         return clock

@@ -134,3 +134,18 @@ def verify(path: Path) -> tuple[int, list[Problem]]:
                 problems.append(Problem(number, f"does not follow {before}: a record was removed, added or moved"))
             prev = record["hash"]
     return count, problems
+
+
+def cited(clauses) -> list[dict]:
+    """What an answer said with the sources it came from, as rehearsal's report
+    and the live audit log both record it: the clauses of one source's
+    sentence read as one line, each line with its sources' titles."""
+    lines: list[dict] = []
+    for clause in clauses:
+        if not clause.titles:
+            continue
+        if lines and lines[-1]["titles"] == list(clause.titles):
+            lines[-1]["text"] += " " + clause.text
+        else:
+            lines.append({"text": clause.text, "titles": list(clause.titles)})
+    return lines

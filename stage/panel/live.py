@@ -4,8 +4,9 @@ Each panelist is a :class:`~stage.session.call.CallSession` without a
 microphone, joined to the stage's clock and mixer. ``ask`` puts a question
 to one panelist or to all (who answer in order, one after the other);
 ``stop``, ``hold`` and ``say`` work mid-answer. What the stage shows goes to
-every viewer: each panelist's frames are drawn once for all of them, the
-voices are mixed once, and the captions are sent as their words are heard.
+every viewer, through its ports (``output``, ``voices``): a transport reads
+each once, however many watch, and the captions are sent as their words
+are heard.
 Everything said, every source and guardrail decision goes to the audit log.
 """
 
@@ -14,20 +15,18 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
-import numpy as np
-
 from stage.core.clock import Clock
 from stage.core.runtime import Runtime
 from stage.core.wire import AskedMessage, Message, StoppedMessage
 from stage.panel.audit import AuditLog
 from stage.panel.feed import Feed
+from stage.panel.order import Panel
 from stage.panel.relay import Relay
 from stage.panel.show import ALL, Show
 from stage.panel.translate import Translations, Translator
 from stage.session.call import CallSession
+from stage.session.ports import AvatarOutput
 from stage.timeline.mixer import Mixer
-
-PACKET = 960  # 20 ms at 48 kHz
 
 
 class Stage:
@@ -45,15 +44,15 @@ class Stage:
         self.show, self.sessions, self.audit, self.translator = show, sessions, audit, translator
         self.runtime = runtime
         self.clock, self.mixer = Clock(), Mixer()
+        self.panel = Panel(self.clock)
+        self.relays: dict[str, Relay] = {}
         self.feed = Feed(self.clock)
         self.translations = Translations(translator, self.feed)
         self.selected = next(iter(sessions))  # who the moderator's unaddressed words go to
         self._flow: asyncio.Task | None = None
-        self._frames: dict[str, tuple[int, object]] = {}
-        self._packets: dict[int, np.ndarray] = {}
         for pid, session in sessions.items():
             session.join(self.clock, self.mixer)  # one clock and one mix for the whole stage
-            relay = Relay(pid, session.thinker.card.name, self.feed, self.audit, self.translations)
+            relay = self.relays[pid] = Relay(pid, session.thinker.card.name, self.feed, self.audit, self.translations)
             session.send, session.observer = relay.send, relay.observe
 
     def now(self) -> float:
@@ -81,13 +80,14 @@ class Stage:
         return self._flow
 
     async def _answer_in_turn(self, question: str, order: list[str], done) -> None:
+        async def answer(pid: str) -> float:
+            session = self.sessions[pid]
+            await session.ask(question)
+            return session.speaker.timeline.end  # where its words end on the stage's clock
+
         outcome = "answered"
         try:
-            for pid in order:
-                session = self.sessions[pid]
-                await session.ask(question)
-                # one voice at a time: the next starts after this one's last word
-                await asyncio.sleep(max(0.0, session.speaker.timeline.end - self.now()))
+            await self.panel.in_turn(order, answer)  # one voice at a time, as rehearsed
         except asyncio.CancelledError:
             outcome = "stopped"
             raise
@@ -99,8 +99,9 @@ class Stage:
         """Silence now: the answer in progress and those waiting their turn."""
         if self._flow is not None and not self._flow.done():
             self._flow.cancel()
-        for session in self.sessions.values():
+        for pid, session in self.sessions.items():
             session.stop_speaking()
+            self.relays[pid].forget()
         if log_it:
             self.audit.write("stop")
             self.publish(StoppedMessage())
@@ -119,23 +120,13 @@ class Stage:
         return self.sessions[pid].say(text)
 
     # -- what viewers get ----------------------------------------------------------------
-    def frame(self, pid: str, index: int):
-        """Frame ``index`` of a panelist, drawn once however many viewers there are."""
-        cached = self._frames.get(pid)
-        if cached is not None and cached[0] == index:
-            return cached[1]
-        frame = self.sessions[pid].renderer.frame(index)
-        self._frames[pid] = (index, frame)
-        return frame
+    def output(self, pid: str) -> AvatarOutput:
+        """A panelist's face and own voice, on the stage's clock."""
+        return self.sessions[pid].output
 
-    def audio(self, start: int) -> np.ndarray:
-        """The 20 ms of the panelists' voices from sample ``start`` (48 kHz), mixed once."""
-        packet = self._packets.get(start)
-        if packet is None:
-            packet = self._packets[start] = self.mixer.read(start, PACKET)
-            for old in [k for k in self._packets if k < start - 50 * PACKET]:
-                del self._packets[old]
-        return packet
+    def voices(self) -> AvatarOutput:
+        """The panelists' voices mixed, on the stage's clock (no face)."""
+        return AvatarOutput(now=self.now, audio=self.mixer.read, runtime=self.runtime)
 
     def publish(self, message: Message, viewers: bool = True) -> Message:
         """A message for the console's feed and (unless ``viewers`` is False) every stage viewer."""

@@ -5,15 +5,14 @@ and a finished question goes to the panelist it names ("Ada, what do you
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import numpy as np
 from rapidfuzz import fuzz
 
+from stage.core.config import ListenSettings
 from stage.core.events import Transcript, TurnEnded
 from stage.core.wire import CaptionMessage
 from stage.listen.listener import Listener
-from stage.listen.turns import ListenSettings
 from stage.panel.live import Stage
 from stage.panel.show import ALL
 
@@ -25,7 +24,7 @@ class ModeratorEar:
     def __init__(self, stage: Stage, settings: ListenSettings):
         # the recogniser expects the panelists' names, which the moderator says to address them
         names = ", ".join(session.thinker.card.name for session in stage.sessions.values())
-        self.stage, self.settings = stage, replace(settings, vocabulary=f"{names}.")
+        self.stage, self.settings = stage, settings.model_copy(update={"vocabulary": f"{names}."})
         self.id = "moderator"
         self.listener: Listener | None = None
         self.closed = False

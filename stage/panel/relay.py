@@ -1,6 +1,7 @@
 """What a panelist's session says, relayed to the stage: its messages to
 every viewer (marked as the panelist's), what it is about to say and every
-guardrail decision to the console at once, and all of it to the audit log."""
+guardrail decision to the console at once, and all of it to the audit log
+(an answer's record names its sources per sentence, as rehearsal's report does)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import asdict
 
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision
 from stage.core.wire import CaptionMessage, ClauseMessage, DecisionMessage, Message
-from stage.panel.audit import AuditLog
+from stage.panel.audit import AuditLog, cited
 from stage.panel.feed import Feed
 from stage.panel.translate import Translations
 
@@ -17,6 +18,11 @@ class Relay:
     def __init__(self, pid: str, name: str, feed: Feed, audit: AuditLog, translations: Translations):
         self.pid, self.name = pid, name
         self.feed, self.audit, self.translations = feed, audit, translations
+        self.clauses: list[Clause] = []  # the answer in progress, for its record
+
+    def forget(self) -> None:
+        """The answer in progress was stopped: its clauses are no answer's."""
+        self.clauses = []
 
     def send(self, message: Message) -> None:
         """A wire message of the session's: published as the panelist's."""
@@ -36,6 +42,7 @@ class Relay:
             self.audit.write("guardrail", panelist=self.pid, **asdict(event))
             self.feed.publish(DecisionMessage(panelist=self.pid, **asdict(event)), viewers=False)
         elif isinstance(event, Clause):
+            self.clauses.append(event)
             clause = ClauseMessage(
                 panelist=self.pid,
                 text=event.text,
@@ -51,4 +58,6 @@ class Relay:
                 outcome=event.outcome,
                 sources=list(event.sources),
                 titles=list(event.titles),
+                cited=cited(self.clauses),  # each sentence with its sources, as rehearsal's report has them
             )
+            self.clauses = []

@@ -22,6 +22,7 @@ import numpy as np
 from avatar.render import Renderer
 from avatar.rigs import Rig
 from stage.core.clock import Clock
+from stage.core.config import ListenSettings
 from stage.core.events import (
     AnswerEnd,
     Clause,
@@ -35,7 +36,7 @@ from stage.core.events import (
 from stage.core.runtime import Runtime
 from stage.core.wire import CaptionMessage, Message
 from stage.listen.listener import Listener
-from stage.listen.turns import ListenSettings
+from stage.session.ports import AvatarOutput
 from stage.session.speaking import Speaking
 from stage.think.thinker import Thinker
 from stage.timeline.mixer import Mixer
@@ -88,6 +89,19 @@ class CallSession:
     @property
     def playback(self) -> Mixer:
         return self.speaker.mixer
+
+    @property
+    def output(self) -> AvatarOutput:
+        """Its face and voice, for a transport to read (on the stage: its own voice in the stage's mix)."""
+        mixer, voice = self.speaker.mixer, self.persona_id
+        return AvatarOutput(
+            now=self.now,
+            audio=lambda start, count: mixer.read(start, count, voice),
+            runtime=self.runtime,
+            frame=self.renderer.frame,
+            fps=self.renderer.fps,
+            size=self.renderer.size,
+        )
 
     @property
     def send(self) -> Callable[[Message], None]:

@@ -7,19 +7,18 @@ is the costly part (reading and indexing documents): each persona's is
 built once, on first use or by ``warm``, and shared read-only by all its
 sessions, where it used to be built again for every call, on the event
 loop. A session still gets a thinker of its own (a thinker counts its
-turns).
+turns). A clip (``fireside say``) takes its voice and rig from here too.
 """
 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from avatar.rigs import Rig, load_rig
 from stage.core.config import FiresideConfig
 from stage.core.runtime import Runtime
-from stage.listen.listener import settings_from
 from stage.session.call import CallSession
 from stage.think.knowledge import Knowledge
 from stage.think.persona import PersonaCard, load_personas
@@ -35,14 +34,20 @@ class Cast:
         self, config: FiresideConfig, cards: dict[str, PersonaCard] | None = None, runtime: Runtime | None = None
     ):
         self.config = config
-        folder = Path(config.personas.folder) if config.personas.folder else None
-        self.cards = cards if cards is not None else load_personas(folder)
+        if cards is not None:
+            self.cards = cards  # else read on first use (a clip needs no persona)
         self.voices = VoiceCatalog(config.voices.catalog)
         self._runtime = runtime
         self._knowledge: dict[str, Knowledge] = {}
         self._building = threading.Lock()  # sessions may be made on several threads
         self._starting = threading.Lock()  # (not the same lock: building knowledge takes seconds)
         self.rig = lru_cache(maxsize=8)(self._rig)
+
+    @cached_property
+    def cards(self) -> dict[str, PersonaCard]:
+        """The persona cards, by id."""
+        folder = self.config.personas.folder
+        return load_personas(Path(folder) if folder else None)
 
     @property
     def runtime(self) -> Runtime:
@@ -77,7 +82,7 @@ class Cast:
             self.voices.engine(card.voice),
             self.rig(card.avatar),
             self.config.avatar.fps,
-            settings_from(self.config),
+            self.config.listen,
             runtime=self.runtime,
         )
 

@@ -18,7 +18,16 @@ from typing import Callable
 
 from avatar.render import Renderer
 from stage.core.clock import Clock
-from stage.core.events import AnswerEnd, Clause, GuardrailDecision, Speech
+from stage.core.events import (
+    AnswerEnd,
+    Clause,
+    GuardrailDecision,
+    Speech,
+    SpeechPaused,
+    SpeechPlaced,
+    SpeechResumed,
+    SpeechStopped,
+)
 from stage.core.runtime import Runtime
 from stage.core.wire import (
     AnswerEndMessage,
@@ -183,7 +192,7 @@ class Speaking:
         self.mixer.add(speech.audio, self.voice_id)
         self.renderer.add_speech(speech.phonemes)
         self.heard(speech.audio)
-        self.record(("speech", speech.audio.pts, speech.audio.end, speech.text))
+        self.record(SpeechPlaced(speech.text, speech.audio.pts, speech.audio.end))
         now = self.clock.now()
         self._placed = [s for s in self._placed if s.audio.end > now] + [speech]
 
@@ -203,7 +212,7 @@ class Speaking:
         self._placed = []
         self.mixer.cut(round(at * RATE), self.voice_id)
         self.renderer.face.cut(at)
-        self.record(("paused", at))
+        self.record(SpeechPaused(at))
         self.send(PausedMessage(at=at))
 
     def resume(self) -> None:
@@ -219,7 +228,7 @@ class Speaking:
         for due in held.due:
             self.schedule.at(due.when + shift, _later(due.message, shift), due.unless_cut)
         self._go.set()
-        self.record(("resumed", at))
+        self.record(SpeechResumed(at))
         self.send(ResumedMessage(at=at))
 
     def stop(self) -> None:
@@ -231,14 +240,14 @@ class Speaking:
         held, self._held = self._held, None
         if held is not None:  # paused: silent since then
             self.timeline.cut(held.at)
-            self.record(("stopped", held.at))
+            self.record(SpeechStopped(held.at))
             self.send(StoppedMessage(at=held.at))
         elif self.speaking:
             at = self.clock.now() + 0.02
             self.mixer.cut(round(at * RATE), self.voice_id)
             self.renderer.face.cut(at)
             self.timeline.cut(at)
-            self.record(("stopped", at))
+            self.record(SpeechStopped(at))
             self.send(StoppedMessage(at=at))
 
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import AsyncIterator
 
+from stage.core.config import LLMSettings, PersonaSettings
 from stage.core.events import AnswerEnd, Clause
 from stage.think.answers import GeneratedAnswer, Stopwatch, ThinkEvent, approved, extractive, held
 from stage.think.compose import POOL, Sentence, extract
@@ -40,15 +41,6 @@ from stage.think.questions import about_persona, parts, topic_of
 log = logging.getLogger("fireside.think")
 
 
-@dataclass
-class ThinkSettings:
-    max_tokens: int = 120
-    temperature: float = 0.0
-    passages: int = 2
-    event: str = "a banking innovation conference"
-    mode: str = "extractive"  # or "generated"
-
-
 class Thinker:
     """One persona's mind: its card, its knowledge and a model to speak with."""
 
@@ -56,16 +48,17 @@ class Thinker:
         self,
         card: PersonaCard,
         model: ChatModel | None,
-        settings: ThinkSettings | None = None,
+        llm: LLMSettings | None = None,
         progress: bool = False,
         knowledge: Knowledge | None = None,
+        event: str = PersonaSettings().event,
     ):
         self.card = card
         self.model = model  # extractive answers need none
-        self.settings = settings or ThinkSettings()
-        self.mode = card.answer_mode or self.settings.mode
+        self.llm = llm or LLMSettings(answer_mode="extractive")  # the config's ``llm`` section
+        self.mode = card.answer_mode or self.llm.mode
         self.knowledge = knowledge or Knowledge(card, progress)  # built here, or shared (``Cast``)
-        self.system_prompt = card.render_system_prompt(self.settings.event)
+        self.system_prompt = card.render_system_prompt(event)
         self.turn = 0
 
     def messages(self, question: str, passages: list[Passage]) -> list[dict]:
@@ -125,7 +118,7 @@ class Thinker:
             for event in extractive(best, clock):
                 yield event
             return
-        events = self._generated(question, [i for i, _ in ranked[: self.settings.passages]], best, clock)
+        events = self._generated(question, [i for i, _ in ranked[: self.llm.passages]], best, clock)
         try:
             async for event in events:
                 yield event
@@ -149,7 +142,7 @@ class Thinker:
         for part in asked:
             topic = topic_of(part)
             similarity = self.knowledge.similarities(topic)
-            ranked = self.knowledge.rank(topic, max(self.settings.passages, POOL), similarity)
+            ranked = self.knowledge.rank(topic, max(self.llm.passages, POOL), similarity)
             found = extract(
                 topic, [i for i, _ in ranked], self.knowledge, similarity, self.card.max_answer_words / len(asked)
             )
@@ -165,8 +158,8 @@ class Thinker:
         check = AnswerCheck(self.card, question, passages)
         stream = self.model.stream(
             self.messages(question, passages),
-            max_tokens=self.settings.max_tokens,
-            temperature=self.settings.temperature,
+            max_tokens=self.llm.max_tokens,
+            temperature=self.llm.temperature,
             model=self.card.adapter,
         )
         return GeneratedAnswer(self.knowledge, check, numbers, best, clock, self._holding_line).events(stream)
@@ -178,25 +171,16 @@ class Thinker:
 def thinker_for(card: PersonaCard, config, backend: str | None = None, knowledge: Knowledge | None = None) -> Thinker:
     """A thinker for a persona with the configured model (or ``backend``), on
     ``knowledge`` when it is shared (else its own is built)."""
-    llm = config.llm
+    llm = config.llm if backend is None else config.llm.model_copy(update={"backend": backend})
     model = connect(
-        backend or llm.backend,
+        llm.backend,
         model=llm.model,
         model_path=llm.model_path,
         api_key_env=llm.api_key_env,
         stall_seconds=llm.stall_seconds,
         threads=llm.threads,
     )
-    backend = backend or llm.backend
-    mode = llm.answer_mode if llm.answer_mode != "auto" else ("extractive" if backend == "embedded" else "generated")
-    settings = ThinkSettings(
-        max_tokens=llm.max_tokens,
-        temperature=llm.temperature,
-        passages=llm.passages,
-        event=config.personas.event,
-        mode=mode,
-    )
-    return Thinker(card, model, settings, progress=True, knowledge=knowledge)
+    return Thinker(card, model, llm, progress=True, knowledge=knowledge, event=config.personas.event)
 
 
 async def collect(thinker: Thinker, question: str) -> list[ThinkEvent]:

@@ -185,17 +185,23 @@ def _bench_command(commands) -> None:
 
 
 def _say(args, config: FiresideConfig) -> int:
-    from avatar.rigs import load_rig
     from stage.offline.clip import check_output, render_clip
+    from stage.session.cast import Cast
 
     if not args.text.strip():
         raise SpeechError("there is no text to speak")
     check_output(args.out)
-    VoiceCatalog(config.voices.catalog).get(args.voice or config.voices.default)
-    rig = load_rig(args.avatar or config.avatar.rig, config.avatar.size)
+    cast = Cast(config)
+    cast.voices.get(args.voice or config.voices.default)  # an unknown voice or rig fails before any work
+    cast.rig(args.avatar or config.avatar.rig)
     with err.status("speaking and rendering…") as status:
         report = render_clip(
-            args.text, args.out, rig, config, args.voice, on_progress=lambda t: status.update(f"rendered {t:.1f} s…")
+            args.text,
+            args.out,
+            cast,
+            args.voice,
+            args.avatar,
+            on_progress=lambda t: status.update(f"rendered {t:.1f} s…"),
         )
     out.print(
         f"wrote {report.path} ({report.duration:.2f} s of video, {report.speech:.2f} s of speech, "
@@ -418,7 +424,7 @@ def _listen(args, config: FiresideConfig) -> int:
 
     from stage.core.audio import read_wav
     from stage.core.events import Interrupted, SpeechStarted, Transcript, TurnEnded
-    from stage.listen.listener import Listener, settings_from
+    from stage.listen.listener import Listener
 
     if not args.file.is_file():
         raise AudioError(f"{args.file}: no such file")
@@ -426,7 +432,7 @@ def _listen(args, config: FiresideConfig) -> int:
         audio = read_wav(args.file)
     except Exception as error:  # noqa: BLE001 - PyAV's errors for a file that is not audio
         raise AudioError(f"{args.file}: not an audio file PyAV can read ({error})") from None
-    listener = Listener(settings_from(config))
+    listener = Listener(config.listen)
     step = 16000 // 10  # a tenth of a second at a time, as a live stream arrives
     events = []
     for i in range(0, len(audio), step):

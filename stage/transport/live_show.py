@@ -9,7 +9,6 @@ from pathlib import Path
 
 from stage.core.config import FiresideConfig
 from stage.core.runtime import Runtime
-from stage.listen.listener import settings_from
 from stage.panel.audit import AuditLog
 from stage.panel.live import Stage
 from stage.panel.queue import QuestionQueue, RateLimit
@@ -40,22 +39,20 @@ class LiveShow:
         self.queue = QuestionQueue(self.log, show.panelists)
         self.limit = RateLimit(config.panel.questions_per_minute, 60.0)
         self.proxies = trusted_networks(config.call.trusted_proxies)  # X-Forwarded-For is read from these
-        self.listen_settings = settings_from(config)
+        self.listen_settings = config.listen
         self.log.write("opened", show=show.title, panelists=show.panelists)
         self.stage: Stage | None = None  # the live stage, once the server has made its panelists
-        self.runtime: Runtime | None = None  # the server's threads, once the stage is open
         self.peers = Peers()  # stage viewers and the moderator's microphone
         self.room: StageRoom | None = None  # the show's LiveKit room, with ``livekit``
 
     def open_stage(self, sessions: dict, runtime: Runtime) -> None:
         translation = self.config.panel.translation
-        self.runtime = runtime
         self.stage = Stage(
             self.show, sessions, self.log, Translator(translation) if translation else None, runtime=runtime
         )
         if self.livekit is not None:
             name = f"fireside-{self.show.path.stem if self.show.path else 'panel'}"
-            self.room = StageRoom(self.livekit, self.stage, name, self.stage.runtime)
+            self.room = StageRoom(self.livekit, self.stage, name)
 
     def live_stage(self) -> Stage:
         """The stage, or a 503 while it is not open."""

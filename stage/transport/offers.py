@@ -86,6 +86,10 @@ class Peers:
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._open))
 
+    def count(self, prefix: str = "") -> int:
+        """How many are open whose name starts with ``prefix``."""
+        return sum(name.startswith(prefix) for name in self._open)
+
     def add(self, peer: Peer) -> None:
         self._open[peer.name] = peer
 

@@ -129,9 +129,10 @@ class CallServer:
                 400, "the offer has no audio: the call needs the microphone (and receives audio and video)"
             )
         without_playout_wait(peer)
-        peer.pc.addTrack(AvatarAudioTrack(session))
+        output = session.output
+        peer.pc.addTrack(AvatarAudioTrack(output))
         if peer.transceivers("video"):
-            peer.pc.addTrack(AvatarVideoTrack(session, runtime=self.cast.runtime))
+            peer.pc.addTrack(AvatarVideoTrack(output))
 
     async def _hang_up(self, session: CallSession) -> None:
         await session.close()

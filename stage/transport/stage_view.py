@@ -11,9 +11,13 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from aiohttp import web
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
 
+from stage.panel.live import Stage
 from stage.transport.bodies import Offer
 from stage.transport.http import WEB, RequestError, read_body
 from stage.transport.live_show import LiveShow
@@ -26,6 +30,7 @@ log = logging.getLogger("fireside.console")
 class StageView:
     def __init__(self, live: LiveShow):
         self.live = live
+        self.tracks = StageTracks()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/stage", self.stage_page)
@@ -53,7 +58,14 @@ class StageView:
     async def offer(self, request: web.Request) -> web.Response:
         self.live.live_stage()
         offer = await read_body(request, Offer)
-        peer = await accept_offer(offer, self.live.peers, setup=self._captions, prepare=self._tracks)
+        peer = await accept_offer(
+            offer,
+            self.live.peers,
+            name=f"stage-{secrets.token_hex(4)}",
+            setup=self._captions,
+            prepare=self._tracks,
+            on_close=self._left,
+        )
         log.info("a stage viewer joined (%d connections)", len(self.live.peers))
         return web.json_response(peer.answer())
 
@@ -69,19 +81,38 @@ class StageView:
 
     def _tracks(self, peer: Peer) -> None:
         """A video track per panelist, and the voices mixed if the viewer receives audio."""
-        stage, runtime = self.live.live_stage(), self.live.runtime
+        stage = self.live.live_stage()
         if len(peer.transceivers("video")) < len(stage.sessions):
             raise RequestError(
                 400, f"the offer must receive {len(stage.sessions)} videos, one per panelist, in panel order"
             )
-        for pid, session in stage.sessions.items():
-            peer.pc.addTrack(
-                AvatarVideoTrack(
-                    clock=stage.now,
-                    draw=lambda i, pid=pid: stage.frame(pid, i),
-                    fps=session.renderer.fps,
-                    runtime=runtime,
-                )
-            )
-        if peer.transceivers("audio"):
-            peer.pc.addTrack(AvatarAudioTrack(clock=stage.now, read=lambda start, count: stage.audio(start)))
+        for track in self.tracks.subscribe(stage, audio=bool(peer.transceivers("audio"))):
+            peer.pc.addTrack(track)
+
+    async def _left(self) -> None:
+        if not self.live.peers.count("stage-"):
+            self.tracks.stop()
+
+
+class StageTracks:
+    """The stage's faces and mixed voices as aiortc tracks, each read once and
+    relayed to every viewer (aiortc's ``MediaRelay``): a hundred viewers cost
+    one drawing of each frame. They stop when the last viewer leaves."""
+
+    def __init__(self):
+        self.relay = MediaRelay()
+        self.faces: list[AvatarVideoTrack] = []
+        self.voices: AvatarAudioTrack | None = None
+
+    def subscribe(self, stage: Stage, audio: bool) -> list[MediaStreamTrack]:
+        """A viewer's tracks: one per panelist (in panel order), and the voices if ``audio``."""
+        if not self.faces:
+            self.faces = [AvatarVideoTrack(stage.output(pid)) for pid in stage.sessions]
+            self.voices = AvatarAudioTrack(stage.voices())
+        tracks = [self.relay.subscribe(face, buffered=False) for face in self.faces]
+        return tracks + ([self.relay.subscribe(self.voices, buffered=False)] if audio else [])
+
+    def stop(self) -> None:
+        for track in self.faces + ([self.voices] if self.voices else []):
+            track.stop()
+        self.faces, self.voices = [], None

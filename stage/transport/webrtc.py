@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 from fractions import Fraction
 from typing import Callable
 
@@ -15,10 +14,10 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
-from stage.core.runtime import Runtime
 from stage.core.wire import Message
-from stage.session.call import CallSession
+from stage.session.ports import AudioIn, AvatarOutput
 from stage.timeline.mixer import RATE as OUT_RATE
+from stage.transport.pacing import FramePacer
 
 log = logging.getLogger("fireside.webrtc")
 
@@ -27,45 +26,21 @@ AUDIO_PACKET = 960  # 20 ms at 48 kHz
 
 
 class AvatarVideoTrack(MediaStreamTrack):
-    """Frame *n* shows the face at ``n / fps`` on the session clock, sent then.
-
-    A call's track draws its session's face; a stage viewer's track draws
-    through the stage (``clock`` and ``draw`` say how). Frames are drawn on
-    the runtime's ``render`` threads."""
+    """Frame *n* of an avatar output, sent when it is due on the output's clock
+    (stage/transport/pacing.py). Several viewers of one face share one track
+    through a ``MediaRelay``: it is drawn once for all of them."""
 
     kind = "video"
 
-    def __init__(
-        self,
-        session: CallSession | None = None,
-        *,
-        clock: Callable[[], float] | None = None,
-        draw: Callable[[int], object] | None = None,
-        fps: int | None = None,
-        runtime: Runtime | None = None,
-    ):
+    def __init__(self, output: AvatarOutput):
         super().__init__()
-        self.runtime = runtime or session.runtime  # a stage's view is given the stage's
-        self.now = clock or session.now
-        self.draw = draw or session.renderer.frame
-        self.fps = fps or session.renderer.fps
-        self.next_index = 0
-        self.dropped = 0
+        self.output = output
+        self.pacer = FramePacer(output.now, output.fps)
 
     async def recv(self) -> VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        due = self.next_index / self.fps
-        wait = due - self.now()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        elif wait < -2 / self.fps:  # far behind: skip to now rather than show the past
-            late = math.floor(self.now() * self.fps)
-            self.dropped += late - self.next_index
-            self.next_index = late
-        index = self.next_index
-        self.next_index += 1
-        frame = await self.runtime.run(self.runtime.render, self.draw, index)
+        frame = await self.output.draw(await self.pacer.next())
         video = VideoFrame.from_ndarray(frame.rgb, format="rgb24")
         video.pts = round(frame.pts * VIDEO_CLOCK)
         video.time_base = Fraction(1, VIDEO_CLOCK)
@@ -73,34 +48,27 @@ class AvatarVideoTrack(MediaStreamTrack):
 
 
 class AvatarAudioTrack(MediaStreamTrack):
-    """The avatar's voice, 20 ms at a time, in step with the session clock
-    (or the stage's voices: ``clock`` and ``read(start, count)``)."""
+    """An avatar output's voice, 20 ms at a time, in step with its clock."""
 
     kind = "audio"
 
-    def __init__(
-        self,
-        session: CallSession | None = None,
-        *,
-        clock: Callable[[], float] | None = None,
-        read: Callable[[int, int], object] | None = None,
-    ):
+    def __init__(self, output: AvatarOutput):
         super().__init__()
-        self.now = clock or session.now
-        self.read = read or session.playback.read
+        self.output = output
         self.next_sample: int | None = None
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
+        now = self.output.now
         if self.next_sample is None:
-            self.next_sample = round(self.now() * OUT_RATE)
-        wait = self.next_sample / OUT_RATE - self.now()
+            self.next_sample = round(now() * OUT_RATE)
+        wait = self.next_sample / OUT_RATE - now()
         if wait > 0:
             await asyncio.sleep(wait)
         start = self.next_sample
         self.next_sample += AUDIO_PACKET
-        pcm = self.read(start, AUDIO_PACKET)
+        pcm = self.output.audio(start, AUDIO_PACKET)
         frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = OUT_RATE
         frame.pts = start
@@ -108,16 +76,16 @@ class AvatarAudioTrack(MediaStreamTrack):
         return frame
 
 
-async def consume_microphone(track: MediaStreamTrack, session: CallSession) -> None:
-    """Feed the person's audio to the session until the track ends."""
+async def consume_microphone(track: MediaStreamTrack, listener: AudioIn) -> None:
+    """Feed the person's audio to the listener until the track ends."""
     try:
-        await _consume(track, session)
+        await _consume(track, listener)
     except Exception:  # a bug here must not pass silently, nor take the server down
-        log.exception("session %s stopped listening", session.id)
+        log.exception("%s stopped listening", getattr(listener, "id", "a listener"))
 
 
-async def _consume(track: MediaStreamTrack, session: CallSession) -> None:
-    while not session.closed:
+async def _consume(track: MediaStreamTrack, listener: AudioIn) -> None:
+    while not listener.closed:
         try:
             frame = await track.recv()
         except MediaStreamError:
@@ -127,7 +95,7 @@ async def _consume(track: MediaStreamTrack, session: CallSession) -> None:
         if frame.format.is_planar:
             samples = samples.T  # (channels, n) -> (n, channels)
         samples = samples.reshape(-1, channels)
-        await session.hear(samples if channels > 1 else samples[:, 0], frame.sample_rate, channels)
+        await listener.hear(samples if channels > 1 else samples[:, 0], frame.sample_rate, channels)
 
 
 def listen_without_delay(receiver) -> None:

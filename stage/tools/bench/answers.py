@@ -204,7 +204,7 @@ def bench_squad(thinkers: dict, mode: str, backend: str, label: str, quick: bool
     folder, card, questions = squad.temporary_persona(squad.DEFAULT_FILE)
     with folder:
         any_thinker = next(iter(thinkers.values()))
-        thinker = Thinker(card, any_thinker.model, any_thinker.settings)
+        thinker = Thinker(card, any_thinker.model, any_thinker.llm)
         thinker.mode = mode
         if quick:
             questions = questions[::8]

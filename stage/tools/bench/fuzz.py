@@ -307,13 +307,13 @@ def fuzz_yaml(count: int) -> list[Surface]:
 
 # -- audio ----------------------------------------------------------------------------------
 def fuzz_audio(config: FiresideConfig, count: int) -> Surface:
-    from stage.listen.listener import Listener, settings_from
+    from stage.listen.listener import Listener
     from voices.catalog import VoiceCatalog
 
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
     question = speech16(engine, "How do banks detect fraud?")
     surface = Surface("audio")
-    settings = settings_from(config)
+    settings = config.listen
 
     def one(example):
         kind, level, seconds, seed = example
@@ -360,7 +360,7 @@ def pauseless(pcm: np.ndarray, samples: int) -> np.ndarray:
 def endless(config: FiresideConfig) -> list[dict]:
     """Speech that never pauses, 70 s of it: its turns must still end (``max_turn``)."""
     from stage.core.events import SpeechStarted, TurnEnded
-    from stage.listen.listener import Listener, settings_from
+    from stage.listen.listener import Listener
     from voices.catalog import VoiceCatalog
 
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
@@ -372,7 +372,7 @@ def endless(config: FiresideConfig) -> list[dict]:
     pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(words)]).astype(np.float32) / 32768
     rate = engine.sample_rate
     stream = pauseless(pcm, 70 * rate)
-    settings = settings_from(config)
+    settings = config.listen
     settings.partial_every = 10.0  # the subject is the turn's end: few partials (each reads the whole turn)
     listener = Listener(settings, sample_rate=rate)
     events = [e for i in range(0, len(stream), rate // 50) for e in listener.feed(stream[i : i + rate // 50])]

@@ -10,7 +10,7 @@ import numpy as np
 
 from stage.core.config import FiresideConfig
 from stage.core.events import FalseInterruption, Interrupted, TurnEnded
-from stage.listen.listener import Listener, settings_from
+from stage.listen.listener import Listener
 from stage.tools.bench.common import percentile, record, speech_end
 from voices.catalog import VoiceCatalog, load_engine
 
@@ -34,7 +34,7 @@ def bench_listen(config: FiresideConfig, quick: bool = False) -> list[dict]:
     for question in questions:
         pcm = np.concatenate([p.audio.pcm for p in engine.synthesize(question)]).astype(np.float32) / 32768
         audio = np.concatenate([np.zeros(rate // 2, np.float32), pcm, np.zeros(rate * 2, np.float32)])
-        listener = Listener(settings_from(config), sample_rate=rate)
+        listener = Listener(config.listen, sample_rate=rate)
         start = time.perf_counter()
         turns = []
         for i in range(0, len(audio), step):
@@ -134,7 +134,7 @@ def bench_turns(config: FiresideConfig, quick: bool = False) -> list[dict]:
     backchannels = BACKCHANNELS[:3] if quick else BACKCHANNELS
     records = []
     for mode in ("smart-turn", "silence"):
-        settings = settings_from(config)
+        settings = config.listen
         settings.end_of_turn = mode
         delays, from_sound, waits, cutoffs, discards, pauses, resumes, compute = [], [], 0, 0, 0, 0, [], []
         tried = {"complete": 0, "paused": 0, "backchannel": 0}

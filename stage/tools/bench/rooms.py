@@ -1,4 +1,5 @@
-"""LiveKit rooms against the real server: voice to voice through the SFU
+"""LiveKit rooms against the real server: a room's set-up (from its dispatch
+to the avatar seen and heard there), voice to voice through the SFU
 beside a direct aiortc call in the same run, and the panel server's CPU per
 second of show as viewers grow (LiveKit: 1, 10, 50 light subscribers;
 the direct aiortc stage: 1, 5, 10 viewers).
@@ -46,6 +47,7 @@ def bench_livekit(config: FiresideConfig, quick: bool = False) -> list[dict]:
     ]
     turns = 3 if quick else 10
     try:
+        setups = asyncio.run(_setups(settings, config, 2 if quick else 6))
         in_room = _in_room(settings, questions, turns)
         direct = _direct(questions, turns)
         sfu = psutil.Process(server.pid) if server is not None else None
@@ -55,7 +57,10 @@ def bench_livekit(config: FiresideConfig, quick: bool = False) -> list[dict]:
         if server is not None:
             server.kill()  # the dev server may linger on a polite signal
             server.wait(20)
-    records = []
+    records = [
+        record("livekit.setup.p50", percentile(setups, 0.5), "ms from a room's dispatch to its avatar seen and heard"),
+        record("livekit.setup.max", max(setups), "ms"),
+    ]
     for path, latencies in (("livekit", in_room), ("aiortc", direct)):
         records += [
             record(f"livekit.voice_to_voice.{path}.p50", percentile(latencies, 0.5), "ms"),
@@ -93,6 +98,41 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# -- a room's set-up ---------------------------------------------------------------------------------
+async def _setups(settings: LiveKitSettings, config: FiresideConfig, rooms: int) -> list[float]:
+    """A worker (``fireside livekit --persona ada``) in this process; rooms dispatched to it
+    one after another: from each dispatch to its avatar's face and voice published (ms)."""
+    from livekit import api
+
+    from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
+
+    worker = AvatarWorker(settings, config, "ada")
+    running = asyncio.ensure_future(worker.run())  # warms every persona, then registers
+    times = []
+    try:
+        while not worker.registered.is_set():
+            if running.done():
+                running.result()  # its error, if it could not register
+            await asyncio.sleep(0.05)
+        async with api.LiveKitAPI(settings.url.replace("ws", "http", 1), settings.key, settings.secret) as lk:
+            for i in range(rooms):
+                room = f"bench-setup-{i}"
+                started = time.perf_counter()
+                await lk.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=room)
+                )
+                while room not in worker.avatars or not worker.avatars[room].connected():
+                    await asyncio.sleep(0.005)
+                times.append((time.perf_counter() - started) * 1000)
+                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+                while room in worker.avatars:
+                    await asyncio.sleep(0.05)
+    finally:
+        await worker.close()
+        await asyncio.wait_for(running, 30)
+    return times
 
 
 # -- voice to voice --------------------------------------------------------------------------------

@@ -68,15 +68,7 @@ class RoomAvatar:
 
     async def _enter(self) -> None:
         session = self.session
-        self.broadcast = Broadcast(
-            self.room,
-            draw=session.renderer.frame,
-            read=session.playback.read,
-            now=session.now,
-            fps=session.renderer.fps,
-            size=session.renderer.rig.size,
-            runtime=session.runtime,
-        )
+        self.broadcast = Broadcast(self.room, session.output)
         await self.broadcast.start()
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_disconnected", self._on_left)

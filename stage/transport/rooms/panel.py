@@ -18,7 +18,6 @@ import secrets
 
 from livekit import rtc
 
-from stage.core.runtime import Runtime
 from stage.core.wire import CaptionMessage, Message
 from stage.panel.live import Stage
 from stage.transport.rooms.connect import LiveKitSettings, join
@@ -35,8 +34,8 @@ def identity(pid: str) -> str:
 class StageRoom:
     """The stage's panelists, published into one room."""
 
-    def __init__(self, settings: LiveKitSettings, stage: Stage, name: str, runtime: Runtime):
-        self.settings, self.stage, self.name, self.runtime = settings, stage, name, runtime
+    def __init__(self, settings: LiveKitSettings, stage: Stage, name: str):
+        self.settings, self.stage, self.name = settings, stage, name
         self.rooms: dict[str, rtc.Room] = {}  # each panelist's connection
         self.broadcasts: dict[str, Broadcast] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -45,15 +44,7 @@ class StageRoom:
         """Every panelist in the room, seen and heard; the stage's messages to the room."""
         for pid, session in self.stage.sessions.items():
             room = await join(self.settings, self.name, identity(pid), session.thinker.card.name)
-            broadcast = Broadcast(
-                room,
-                draw=lambda index, pid=pid: self.stage.frame(pid, index),
-                read=lambda start, count, pid=pid: self.stage.mixer.read(start, count, pid),
-                now=self.stage.now,
-                fps=session.renderer.fps,
-                size=session.renderer.rig.size,
-                runtime=self.runtime,
-            )
+            broadcast = Broadcast(room, self.stage.output(pid))
             await broadcast.start()
             self.rooms[pid], self.broadcasts[pid] = room, broadcast
         self.stage.viewers.append(self.send)
