@@ -22,6 +22,7 @@ TEXT = (240, 240, 240)
 MUTED = (170, 178, 190)
 LABEL = (200, 40, 60)
 MARGIN = 32
+CAPTION_BOTTOM = 48  # pixels between the captions and the frame's foot (the lower fifth is theirs)
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,10 @@ class StageCompositor:
             _paste(frame, self.label, seat.x + 10, seat.y + 10)
             third = self.lower_thirds[i][i == speaking]
             _paste(frame, third, seat.x, seat.y + seat.size - third.shape[0])
-        if caption is not None:
+        if caption is not None:  # subtitles' place: centred, low in the frame
             image = self._caption(*caption)
-            _paste(frame, image, (self.width - image.shape[1]) // 2, self.caption_top)
+            top = max(self.caption_top, self.height - CAPTION_BOTTOM - image.shape[0])
+            _paste(frame, image, (self.width - image.shape[1]) // 2, top)
         return frame
 
     def _lower_third(self, name: str, role: str, speaking: bool) -> np.ndarray:
@@ -108,15 +110,16 @@ class StageCompositor:
 
     @lru_cache(maxsize=64)
     def _caption(self, speaker: str, text: str) -> np.ndarray:
-        """The speaker's name and their words, wrapped to two lines at most
-        (a longer caption keeps its last two lines: the words being heard)."""
-        font, width = _font(30), self.width - 2 * MARGIN
-        lines = _wrap(f"{speaker}: {text}", font, width - 24)[-2:]
-        height = 16 + 40 * len(lines)
-        image = Image.new("RGB", (width, height), (0, 0, 0))
+        """A cue's lines (``\n`` between them, as stage/timeline/cues.py makes
+        them: a turn's first names its speaker), each centred on a black box
+        as wide as the longest; a line too wide for the frame is wrapped."""
+        font, width = _font(34), self.width - 2 * MARGIN
+        lines = [part for line in text.split("\n") for part in _wrap(line, font, width - 32)][-3:]
+        box = min(width, int(max(font.getlength(line) for line in lines)) + 32)
+        image = Image.new("RGB", (box, 16 + 44 * len(lines)), (0, 0, 0))
         draw = ImageDraw.Draw(image)
         for i, line in enumerate(lines):
-            draw.text((12, 8 + 40 * i), line, font=font, fill=TEXT)
+            draw.text(((box - font.getlength(line)) / 2, 6 + 44 * i), line, font=font, fill=TEXT)
         return np.asarray(image)
 
 

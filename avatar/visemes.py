@@ -119,7 +119,7 @@ _SINGLE = {
     **dict.fromkeys("ɹrʁɻʀ", "RR"),
     **dict.fromkeys("aɑæɐʌäɒ", "aa"),
     **dict.fromkeys("eɛəɜɚɝɤœɘ", "E"),
-    **dict.fromkeys("iɪɨjyʏɿʅ", "ih"),
+    **dict.fromkeys("iɪɨᵻjyʏɿʅ", "ih"),  # ᵻ: espeak-ng's reduced "i" (Kokoro's English)
     **dict.fromkeys("oɔøɵ", "oh"),
     **dict.fromkeys("uʊwɯʉɥ", "ou"),
 }

@@ -231,12 +231,15 @@ def test_x_forwarded_for_is_read_from_a_trusted_proxy_only():
 def test_tokens_stay_out_of_the_logs(panel):
     assert panel.request("GET", f"/console?token={TOKEN}")[0] == 200
     assert panel.request("GET", f"/console/queue?token={TOKEN}")[1]["audit"] is None  # the audit log is written
+    wrong = TOKEN[::-1]  # a poll is logged only when it fails: this one does, its token hidden too
+    assert panel.request("GET", f"/console/queue?token={wrong}")[0] == 401
     log = panel.work / "server.log"
     deadline = time.monotonic() + waiting.seconds(60)
     while "/console/queue?token=[hidden]" not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)  # the access log line follows the answer
     text = log.read_text()
     assert "GET /console?token=[hidden]" in text and "/console/queue?token=[hidden]" in text
+    assert wrong not in text
     assert TOKEN not in text and TOKEN not in (panel.work / "panel" / "audit.jsonl").read_text()
 
 
@@ -288,7 +291,7 @@ def test_ask_and_console_pages_in_chromium(panel):
         row.locator("button.approve").click()
         moderator.wait_for_function(
             "[...document.querySelectorAll('li')].some(li => li.textContent.includes('plain words')"
-            " && li.textContent.includes('approved · to ravi'))"
+            " && li.textContent.includes('approved · to Ravi Menon'))"
         )
         browser.close()
     question = next(q for q in open_questions(panel) if "plain words" in q["text"])
@@ -601,9 +604,9 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         row.locator("button.approve").click()
         console.wait_for_function(
             "[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes("
-            "'detect fraud') && li.textContent.includes('approved · to ravi'))"
+            "'detect fraud') && li.textContent.includes('approved · to Ravi Menon'))"
         )
-        console.locator("#queue li", has_text="approved · to ravi").first.locator("button.ask-now").click()
+        console.locator("#queue li", has_text="approved · to Ravi Menon").first.locator("button.ask-now").click()
         # answered on stage: Ravi's captions, his seat highlighted while he speaks
         stage.wait_for_function(
             "[...document.querySelectorAll('#captions p')].some(p => p.textContent.startsWith('Ravi Menon:'))",
@@ -614,7 +617,7 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         )
         # the console showed what Ravi would say, with its sources, and the decisions
         console.wait_for_function(
-            "document.querySelector('#transcript').textContent.includes('ravi (')", timeout=waiting.ms(10)
+            "document.querySelector('#transcript').textContent.includes('Ravi Menon:')", timeout=waiting.ms(10)
         )
         # hold mid-answer: a holding line, from the console's button
         console.evaluate(

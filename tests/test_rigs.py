@@ -105,7 +105,7 @@ def test_no_face_and_unreadable_portraits_fail_clearly(tmp_path):
     text.write_text("not an image")
     with pytest.raises(RigError, match="cannot read portrait"):
         load_rig(f"photo:{text}")
-    with pytest.raises(RigError, match="cannot read portrait"):
+    with pytest.raises(RigError, match="missing.jpg does not exist"):
         load_rig(f"photo:{tmp_path / 'missing.jpg'}")
     with pytest.raises(RigError, match="unknown avatar"):
         load_rig("cartoon")

@@ -105,3 +105,63 @@ def test_a_user_piper_voice_from_disk(tmp_path, catalog, joe):
     assert slow > normal * 1.2
     with pytest.raises(ValueError, match="no my-voice2.onnx.json"):
         VoiceEntry(id="x", engine="piper", language="en", model=str(shutil.copy(model, tmp_path / "my-voice2.onnx")))
+
+
+def pitch(pcm: np.ndarray, rate: int) -> float:
+    """The median fundamental frequency (Hz) of the loud 40 ms frames, by autocorrelation."""
+    x, found = pcm.astype(np.float32) / 32768, []
+    size = int(rate * 0.04)
+    for i in range(0, len(x) - size, size // 2):
+        frame = x[i : i + size]
+        if np.sqrt(np.mean(frame**2)) < 0.02:
+            continue
+        ac = np.correlate(frame, frame, "full")[size - 1 :]
+        low, high = rate // 400, rate // 70
+        found.append(rate / (low + np.argmax(ac[low:high])))
+    return float(np.median(found))
+
+
+def test_each_panelist_has_a_voice_of_its_own_and_ada_and_mei_speak_as_women(cards, catalog):
+    """Kokoro's female voices speak English that Whisper hears, with phoneme
+    spans covering every sample; each panelist's voice differs from the others'."""
+    from stage.core.audio import Resampler
+    from stage.listen.asr import transcribe
+
+    text = "Banks detect fraud by scoring each payment in real time."
+    voices = {pid: card.voice for pid, card in cards.items()}
+    assert len(set(voices.values())) == len(voices), voices
+    pitches = {}
+    for pid, voice in voices.items():
+        pieces = list(catalog.engine(voice).synthesize(text))
+        pcm = np.concatenate([p.audio.pcm for p in pieces])
+        rate = pieces[0].audio.sample_rate
+        for piece in pieces:
+            assert piece.phonemes[-1].end == pytest.approx(piece.audio.duration, abs=0.02)
+            assert all(a.end <= b.start + 1e-6 for a, b in zip(piece.phonemes, piece.phonemes[1:]))
+        resample = Resampler(rate)
+        heard = transcribe(np.concatenate([resample(pcm), resample.flush()]), "tiny.en", "en").text.lower()
+        assert "payment in real time" in heard and "scoring" in heard, (voice, heard)
+        pitches[pid] = pitch(pcm, rate)
+    assert pitches["ada"] > 180 and pitches["mei"] > 180 and pitches["ravi"] < 160, pitches
+    assert abs(pitches["ada"] - pitches["mei"]) > 30, pitches  # two women, told apart
+
+
+def test_kokoro_and_espeak_ng_speak_in_one_process_whichever_loads_first():
+    """Kokoro's phonemizer brings its own libespeak-ng; loaded first, it must not
+    become the one the espeak-ng voice finds (which ended the process: a rehearsal
+    with a Kokoro panelist and an espeak-ng moderator)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from voices.catalog import VoiceCatalog\n"
+        "c = VoiceCatalog()\n"
+        "for voice in ('kokoro-tebukuro', 'espeak-en', 'kokoro-tebukuro'):\n"
+        "    print(voice, round(sum(p.audio.duration for p in c.engine(voice).synthesize('Good evening.')), 2))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split()
+    assert lines[::2] == ["kokoro-tebukuro", "espeak-en", "kokoro-tebukuro"] and all(
+        float(s) > 0.3 for s in lines[1::2]
+    )

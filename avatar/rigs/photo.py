@@ -37,7 +37,9 @@ JAW_DROP = 0.75  # the jaw's drop, for each pixel the lips part at the middle
 class PhotoRig:
     def __init__(self, portrait: Path, size: int = 512):
         self.size = size
-        bgr = cv2.imread(str(portrait), cv2.IMREAD_COLOR) if Path(portrait).is_file() else None
+        if not Path(portrait).is_file():
+            raise RigError(f"the portrait {portrait} does not exist")
+        bgr = cv2.imread(str(portrait), cv2.IMREAD_COLOR)
         if bgr is None:
             raise RigError(f"cannot read portrait {portrait}: not an image file")
         try:

@@ -26,9 +26,9 @@ class VoiceEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    engine: Literal["piper", "espeak"]
+    engine: Literal["piper", "kokoro", "espeak"]
     language: str
-    # piper: path of the .onnx file; espeak: the espeak-ng voice name
+    # piper: path of the .onnx file; kokoro: the Kokoro voice (jf_alpha ...); espeak: the espeak-ng voice name
     model: str
     sample_rate: int | None = Field(default=None, gt=0)
     speaking_rate: float = Field(default=1.0, gt=0.25, le=4.0)
@@ -51,7 +51,7 @@ class VoiceEntry(BaseModel):
         if self.engine == "piper":
             config = json.loads(Path(f"{Path(self.model).expanduser()}.json").read_text())
             return int(config["audio"]["sample_rate"])
-        return 22050
+        return 24000 if self.engine == "kokoro" else 22050
 
 
 class Section(BaseModel):
@@ -226,7 +226,9 @@ class PanelSettings(Section):
     token: str | None = Field(default=None, min_length=8)
     # where each show's audit log lives; empty: ~/.local/share/fireside/panels/SHOW
     folder: str | None = None
-    questions_per_minute: int = Field(default=3, ge=1, le=600)  # from one audience member
+    questions_per_minute: int = Field(default=3, ge=1, le=600)  # from one audience member (one browser)
+    # the audit log keeps each asker's address as a salted hash; true: the address itself
+    log_addresses: bool = False
     # captions in a second language on /stage; none: no second line
     translation: TranslationSettings | None = None
 

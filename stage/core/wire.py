@@ -114,10 +114,18 @@ class ResumedMessage(Message):
 
 
 class AskedMessage(Message):
+    """A question put to the panel. The stage shows an audience question as
+    the audience's ("Question from Priya"), a typed one as the moderator's,
+    and never one the guardrail refuses (nor a spoken one: its words were
+    captioned as they were said)."""
+
     type: Literal["asked"] = "asked"
     question: str
     to: str  # a panelist's id, or "all"
     id: str | None = None  # the audience question's id, when it came from the queue
+    by: Literal["audience", "moderator", "microphone"] = "moderator"  # who put it: typed, or said
+    asker: str | None = None  # the audience member's name ("" when anonymous)
+    refused: str | None = None  # the guardrail's rule, when it refuses the question (not projected)
 
 
 class TranslationMessage(Message):

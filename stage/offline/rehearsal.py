@@ -22,10 +22,9 @@ so the same show gives the same words at the same times on every run.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -47,12 +46,12 @@ from stage.panel.show import Segment, Show, ShowError
 from stage.session.cast import Cast
 from stage.think.persona import PersonaCard
 from stage.think.thinker import Thinker
+from stage.timeline.cues import cues, held
 from stage.timeline.placing import Timeline
 from stage.timeline.voicing import Voiced, voice_answer, voice_now
 from voices.speech import SpeechEngine
 
 LEAD_IN = 0.5  # seconds of the stage before the first words
-CAPTION_WORDS = 14  # a longer piece of speech is captioned in parts
 MODERATOR = "moderator"
 
 
@@ -110,9 +109,7 @@ class Rehearsal:
 
                     await panel.in_turn(self.show.addressed(segment), answer, asked_at=asked)
             await clock.sleep_until(clock.now() + AFTER_SEGMENT)
-            plan.segments.append(
-                SegmentTiming(index, segment.kind, _summary(segment, self.show), segment.slot, start, clock.now())
-            )
+            plan.segments.append(SegmentTiming(index, segment.kind, segment.summary, segment.slot, start, clock.now()))
             plan.advance(clock.now())
             if on_segment:
                 on_segment(index)
@@ -134,7 +131,7 @@ class Rehearsal:
         chunk = AudioChunk((np.clip(audio, -1, 1) * 32767).astype(np.int16), LISTEN_RATE, clock)
         turn.text, turn.start, turn.end = words, clock, chunk.end
         plan.mixer.add(chunk)
-        plan.captions += _cues(Caption(turn.name, words, clock, chunk.end))
+        plan.captions += held(cues([Caption(turn.name, words, clock, chunk.end)]))
         plan.turns.append(turn)
         plan.advance(chunk.end)
         return words, chunk.end
@@ -182,8 +179,9 @@ class Rehearsal:
             plan.mixer.add(piece.placed.speech.audio)
             if turn.speaker != MODERATOR:
                 plan.phonemes[turn.speaker] += piece.placed.speech.phonemes
-            plan.captions += _cues(piece.placed.caption)
             clock = piece.placed.end
+        # the turn's captions as subtitles running on across its pieces, the first naming who speaks
+        plan.captions += held(cues([piece.placed.caption for piece in voiced]))
         turn.end = clock
         turn.text = " ".join(c.text for c in clauses)
         if not turn.sources:
@@ -200,27 +198,6 @@ def _quietly(fill, plan: Plan, on_segment) -> None:
         fill(plan, on_segment)
     except BaseException:  # noqa: BLE001 - raised again by plan.wait_beyond
         pass
-
-
-def _cues(caption: Caption) -> list[Caption]:
-    """A caption as cues of at most CAPTION_WORDS words, each timed by its share of the words."""
-    words = caption.text.split()
-    parts = max(1, math.ceil(len(words) / CAPTION_WORDS))
-    size = math.ceil(len(words) / parts)
-    chunks = [words[i : i + size] for i in range(0, len(words), size)]
-    cues, t = [], caption.start
-    for chunk in chunks:
-        share = (caption.end - caption.start) * len(chunk) / len(words)
-        cues.append(replace(caption, text=" ".join(chunk), start=t, end=t + share))
-        t += share
-    return cues
-
-
-def _summary(segment: Segment, show: Show) -> str:
-    if segment.kind == "line":
-        return f"{segment.by}: {segment.line}"
-    words = segment.text or f"(recorded: {Path(segment.wav).name})"
-    return f"to {segment.to}: {words}" if segment.kind == "ask" else f"moderator: {words}"
 
 
 def check_folder(folder: Path) -> Path:

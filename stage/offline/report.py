@@ -16,8 +16,9 @@ def write_captions(plan: Plan, folder: Path) -> tuple[Path, Path]:
     subs = pysubs2.SSAFile()
     for cue in plan.captions:
         subs.append(
+            # at most two lines of 42 characters; a turn's first cue names its speaker (stage/timeline/cues.py)
             pysubs2.SSAEvent(
-                start=round(cue.start * 1000), end=round(cue.end * 1000), text=f"{cue.speaker}: {cue.text}"
+                start=round(cue.start * 1000), end=round(cue.end * 1000), text=cue.text.replace("\n", r"\N")
             )
         )
     srt, vtt = folder / "captions.srt", folder / "captions.vtt"

@@ -26,6 +26,7 @@ from stage.panel.show import ALL, Show
 from stage.panel.translate import Translations, Translator
 from stage.session.call import CallSession
 from stage.session.ports import AvatarOutput
+from stage.think.guardrails import check_question
 from stage.timeline.mixer import Mixer
 
 
@@ -68,20 +69,40 @@ class Stage:
 
     # -- the moderator's controls ----------------------------------------------------
     def ask(
-        self, question: str, to: str, qid: str | None = None, done: Callable[[str], None] | None = None
+        self,
+        question: str,
+        to: str,
+        qid: str | None = None,
+        done: Callable[[str], None] | None = None,
+        *,
+        by: str = "moderator",
+        asker: str | None = None,
+        said_until: float | None = None,
     ) -> asyncio.Task:
         """Put ``question`` to a panelist or to all (in order); what was in
-        progress stops. ``done(outcome)`` is called when the last answer ends."""
+        progress stops. ``done(outcome)`` is called when the last answer ends.
+        ``by`` says who put it (the audience, with the ``asker``'s name; the
+        moderator, typed; their microphone): the stage shows it as theirs, and
+        never shows a question the guardrail refuses. ``said_until``: when a
+        spoken question's last word was said (its answers' latency counts from there)."""
         order = list(self.sessions) if to == ALL else [to]
         self.stop(log_it=False)
-        self.audit.write("ask", id=qid, question=question, to=to)
-        self.publish(AskedMessage(question=question, to=to, id=qid))
-        self._flow = asyncio.get_running_loop().create_task(self._answer_in_turn(question, order, done))
+        checks = [check_question(question, self.sessions[pid].thinker.card) for pid in order]
+        refused = next((check.rule for check in checks if check.action == "block"), None)
+        self.audit.write("ask", id=qid, question=question, to=to, by=by, refused=refused)
+        message = AskedMessage(question=question, to=to, id=qid, by=by, asker=asker, refused=refused)
+        self.publish(message, viewers=refused is None and by != "microphone")
+        flow = self._answer_in_turn(question, order, done, self.now() if said_until is None else said_until)
+        self._flow = asyncio.get_running_loop().create_task(flow)
         return self._flow
 
-    async def _answer_in_turn(self, question: str, order: list[str], done) -> None:
+    async def _answer_in_turn(self, question: str, order: list[str], done, said_until: float) -> None:
         async def answer(pid: str) -> float:
             session = self.sessions[pid]
+            # its latency, as a call's (answer_end's metrics): from the question's last word, or from its turn
+            now = self.now()
+            since = said_until if pid == order[0] else now
+            session.speaker.timings = {"speech_end": since, "transcribed": now, "turn_ended": now}
             await session.ask(question)
             return session.speaker.timeline.end  # where its words end on the stage's clock
 

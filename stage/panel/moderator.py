@@ -4,20 +4,14 @@ and a finished question goes to the panelist it names ("Ada, what do you
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-from rapidfuzz import fuzz
 
 from stage.core.config import ListenSettings
 from stage.core.events import Transcript, TurnEnded
 from stage.core.wire import CaptionMessage
 from stage.listen.listener import Listener
+from stage.panel.address import addressee
 from stage.panel.live import Stage
-from stage.panel.show import ALL
-
-EVERYONE = ("everyone", "everybody", "panel", "panelists", "all of you", "both of you")
-NAME_MATCH = 75  # how alike (0-100) a heard word and a panelist's name must be
 
 
 class ModeratorEar:
@@ -55,26 +49,12 @@ class ModeratorEar:
             elif isinstance(event, TurnEnded):
                 to = self.addressee(event.text)
                 self.stage.audit.write("moderator", text=event.text, to=to)
-                self.stage.ask(event.text, to)
+                self.stage.ask(event.text, to, by="microphone", said_until=event.end)
 
     def addressee(self, text: str) -> str:
-        """Who the words are for: a panelist named near their start or end
-        (matched loosely: the recogniser may hear "Radi" for "Ravi"), all,
-        or else the panelist selected in the console."""
-        words = re.findall(r"[\w']+", text.lower())
-        near = [w for w in words[:3] + words[-2:] if len(w) >= 3]
-        best, score = None, 0.0
-        for pid, session in self.stage.sessions.items():
-            for name in {pid, session.thinker.card.name.split()[0].lower()}:
-                for word in near:
-                    ratio = fuzz.ratio(word, name)
-                    if ratio > score:
-                        best, score = pid, ratio
-        if score >= NAME_MATCH:
-            return best
-        if any(re.search(rf"\b{word}\b", text.lower()) for word in EVERYONE):
-            return ALL
-        return self.stage.selected
+        """Who the words are for: a panelist they name, all, or else the panelist selected in the console."""
+        names = {pid: session.thinker.card.name for pid, session in self.stage.sessions.items()}
+        return addressee(text, names) or self.stage.selected
 
     async def close(self) -> None:
         self.closed = True

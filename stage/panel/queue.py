@@ -44,6 +44,8 @@ class Question:
     order: float = 0.0  # the queue is sorted by this
     submitted: str = ""  # ISO time
     edited: bool = False
+    asked: str = ""  # ISO time it was last asked
+    outcome: str = ""  # how its last answer ended: answered, stopped (cut: it may be asked again)
 
 
 class QuestionQueue:
@@ -57,7 +59,9 @@ class QuestionQueue:
             self._apply(record)
 
     # -- what the audience does -------------------------------------------------
-    def submit(self, text: str, name: str = "", client: str = "") -> Question:
+    @staticmethod
+    def check(text: str, name: str = "") -> tuple[str, str]:
+        """The question and name as they will be queued; a :class:`PanelError` says what is wrong."""
         text, name = " ".join(str(text).split()), " ".join(str(name or "").split())
         try:
             require_question(text)
@@ -67,6 +71,11 @@ class QuestionQueue:
             raise PanelError(f"a question is at most {MAX_QUESTION} characters ({len(text)} given)")
         if len(name) > MAX_NAME:
             raise PanelError(f"a name is at most {MAX_NAME} characters")
+        return text, name
+
+    def submit(self, text: str, name: str = "", client: str = "") -> Question:
+        """Queue an audience question; ``client`` (as the log should keep it: hashed, unless configured) is logged."""
+        text, name = self.check(text, name)
         order = max((q.order for q in self.questions.values()), default=0.0) + 1.0
         record = self.log.write("question", id=uuid.uuid4().hex[:10], text=text, name=name, client=client, order=order)
         return self._apply(record)
@@ -150,6 +159,9 @@ class QuestionQueue:
             question.status = record["status"]
             if record.get("to") is not None:
                 question.to = record["to"]
+            if question.status == "asked":
+                question.asked, question.outcome = record.get("at", ""), ""
+            question.outcome = record.get("outcome", question.outcome)
         elif event == "edited":
             question.text, question.edited = record["text"], True
         elif event == "assigned":
@@ -168,6 +180,7 @@ class RateLimit:
         self._lock = threading.Lock()
 
     def check(self, client: str) -> None:
+        """A :class:`TooMany` if ``client`` is at its limit (nothing is counted: see ``took``)."""
         now = time.monotonic()
         with self._lock:
             seen = self._seen[client]
@@ -176,4 +189,8 @@ class RateLimit:
             if len(seen) >= self.count:
                 wait = seen[0] + self.seconds - now
                 raise TooMany(f"at most {self.count} questions every {self.seconds:g} s: try again in {wait:.0f} s")
-            seen.append(now)
+
+    def took(self, client: str) -> None:
+        """A request of ``client``'s was taken: it counts from now."""
+        with self._lock:
+            self._seen[client].append(time.monotonic())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision
-from stage.core.wire import CaptionMessage, ClauseMessage, DecisionMessage, Message
+from stage.core.wire import CaptionMessage, ClauseMessage, DecisionMessage, GuardrailMessage, Message
 from stage.panel.audit import AuditLog, cited
 from stage.panel.feed import Feed
 from stage.panel.translate import Translations
@@ -31,7 +31,8 @@ class Relay:
             self.audit.write(
                 "said", panelist=self.pid, text=message.text, sources=message.sources or [], kind=message.kind
             )
-        published = self.feed.publish(message)
+        # a guardrail's notice quotes what it refused: the console's, never the projector's
+        published = self.feed.publish(message, viewers=not isinstance(message, GuardrailMessage))
         if isinstance(message, CaptionMessage):
             self.translations.add(published)
 

@@ -124,6 +124,14 @@ class Segment(BaseModel):
         """The words as written (None where they come from a WAV file)."""
         return self.say or self.ask or self.line
 
+    @property
+    def summary(self) -> str:
+        """One line: who says what ("to ravi: How do banks ...")."""
+        if self.kind == "line":
+            return f"{self.by}: {self.line}"
+        words = self.text or f"(recorded: {Path(self.wav).name})"
+        return f"to {self.to}: {words}" if self.kind == "ask" else f"moderator: {words}"
+
 
 class Show(BaseModel):
     model_config = ConfigDict(extra="forbid")

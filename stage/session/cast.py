@@ -47,7 +47,7 @@ class Cast:
     def cards(self) -> dict[str, PersonaCard]:
         """The persona cards, by id."""
         folder = self.config.personas.folder
-        return load_personas(Path(folder) if folder else None)
+        return load_personas(Path(folder) if folder else None, self.voices.entries)
 
     @property
     def runtime(self) -> Runtime:
@@ -59,6 +59,15 @@ class Cast:
 
     def _rig(self, spec: str) -> Rig:
         return load_rig(spec, self.config.avatar.size)
+
+    def still(self, persona: str) -> bytes:
+        """The persona's face at rest, as PNG bytes (the call page shows it before a call)."""
+        import cv2
+
+        from avatar.face import FaceState
+
+        rgb = self.rig(self.cards[persona].avatar).draw(FaceState())
+        return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
     def knowledge(self, persona: str, progress: bool = False) -> Knowledge:
         """The persona's knowledge, built on first use and shared from then on."""

@@ -171,21 +171,21 @@ class Speaking:
 
     def _play(self, voiced: Voiced, answer: int) -> None:
         self.timings.setdefault("first_audio_scheduled", self.clock.now())
-        speech, clause = voiced.placed.speech, voiced.clause
+        speech, clause, placed = voiced.placed.speech, voiced.clause, voiced.placed.caption
         self.timings.setdefault("first_audio", speech.audio.pts)
         self._place(speech)
-        start = speech.audio.pts
+        # the timeline's caption, as rehearsal's: its words, from when they are heard to when they end
         caption = CaptionMessage(
             speaker=self.voice_id,
-            text=speech.text,
+            text=placed.text,
             sources=list(clause.sources),
             titles=list(clause.titles),
             kind=clause.kind,
             answer=answer,
-            start=start,
-            end=speech.audio.end,
+            start=placed.start,
+            end=placed.end,
         )
-        self.schedule.at(start, caption, unless_cut=True)  # the caption shows when its words are heard, not before
+        self.schedule.at(placed.start, caption, unless_cut=True)  # shown when its words are heard, not before
 
     def _place(self, speech: Speech) -> None:
         """Speech heard and seen where it sits on the clock."""

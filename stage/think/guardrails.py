@@ -72,7 +72,8 @@ def require_question(text: str) -> str:
 
 def _decision(check: str, action: str, rule: str, reason: str) -> GuardrailDecision:
     decision = GuardrailDecision(check=check, action=action, rule=rule, reason=reason)
-    log.info("%s check: %s (%s): %s", check, action, rule, reason)
+    # a refusal is news; a question let through is not (the audit log has both)
+    log.log(logging.DEBUG if action == "allow" else logging.INFO, "%s check: %s (%s): %s", check, action, rule, reason)
     return decision
 
 

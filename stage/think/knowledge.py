@@ -22,6 +22,8 @@ import json
 import logging
 import os
 import re
+import sys
+import time
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -251,7 +253,7 @@ class Knowledge:
                 return passages, data["vectors"], data["headings"]
         passages = read_document(path, source, raw)
         texts = [s for p in passages for s in sentences(p.text)]
-        vectors = _embed(texts, f"indexing {source}" if progress else None)
+        vectors = _embed(texts, f"indexing {source}", progress)
         headings = _embed([heading(p) for p in passages])
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(f".{os.getpid()}.npz")
@@ -364,9 +366,25 @@ def heading(passage: Passage) -> str:
     return re.sub(r", page \d+$", "", passage.title.split(": ", 1)[-1])
 
 
-def _embed(texts: list[str], label: str | None = None) -> np.ndarray:
+def _embed(texts: list[str], label: str | None = None, progress: bool = False) -> np.ndarray:
+    """Sentence vectors. With a ``label``, a document being indexed (which can
+    take a minute): the log says so when it starts and ends, and with
+    ``progress`` a person sees it move, as a bar on a terminal, else a line
+    a quarter of the way."""
     model = embedder()
     if label is None or len(texts) <= 32:
         return model(texts)
-    parts = [model(texts[i : i + 32]) for i in track(range(0, len(texts), 32), description=label, transient=True)]
+    started = time.perf_counter()
+    log.info("%s: %d sentences…", label, len(texts))
+    steps = range(0, len(texts), 32)
+    if progress and sys.stderr.isatty():
+        steps = track(steps, description=label, transient=True)
+    parts, told = [], 0
+    for i in steps:
+        parts.append(model(texts[i : i + 32]))
+        done = min(len(texts), i + 32)
+        if progress and not sys.stderr.isatty() and (done * 4 // len(texts) > told or done == len(texts)):
+            told = done * 4 // len(texts)
+            print(f"{label}: {done} of {len(texts)} sentences", file=sys.stderr, flush=True)
+    log.info("%s: done in %.0f s", label, time.perf_counter() - started)
     return np.vstack(parts)

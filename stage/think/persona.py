@@ -8,11 +8,12 @@ the file, the field and the reason.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Collection, Literal
 
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from avatar.rigs import spec_problem
 from stage.core import paths
 from stage.core.errors import FiresideError
 from stage.core.yamlfile import read_mapping, validate
@@ -105,25 +106,47 @@ class PersonaCard(BaseModel):
         return self.holding_lines[turn % len(self.holding_lines)]
 
 
-def load_persona(path: Path) -> PersonaCard:
+def load_persona(path: Path, voices: Collection[str] | None = None) -> PersonaCard:
+    """A card, checked: its fields, the files it names, its avatar and (given
+    the ``voices`` there are) its voice. A problem names the file and field."""
     path = Path(path)
     data = read_mapping(path, PersonaError, "persona card")
     card = validate(PersonaCard, {**data, "root": path.resolve().parent.parent}, path, PersonaError)
     for k in card.knowledge_paths():
         if not k.is_file():
             raise PersonaError(f"{path}: knowledge: {k} does not exist")
+    if voices is not None and card.voice not in voices:
+        raise PersonaError(f"{path}: voice: unknown voice {card.voice!r}; known voices: {', '.join(sorted(voices))}")
+    problem = spec_problem(card.avatar)
+    if problem:
+        raise PersonaError(f"{path}: avatar: {problem}")
     return card
 
 
-def load_personas(folder: Path | None = None) -> dict[str, PersonaCard]:
-    """Every card in a ``personas/`` folder, by id."""
+def read_personas(
+    folder: Path | None = None, voices: Collection[str] | None = None
+) -> tuple[dict[str, PersonaCard], list[PersonaError]]:
+    """Every good card in a ``personas/`` folder, by id, and what is wrong with the others."""
     folder = Path(folder) if folder else PROMPTS / "personas"
     cards: dict[str, PersonaCard] = {}
+    problems: list[PersonaError] = []
     for path in sorted(folder.glob("*.yaml")):
-        card = load_persona(path)
-        if card.id in cards:
-            raise PersonaError(f"{path}: id: {card.id!r} is already used by another card")
+        try:
+            card = load_persona(path, voices)
+            if card.id in cards:
+                raise PersonaError(f"{path}: id: {card.id!r} is already used by another card")
+        except PersonaError as problem:
+            problems.append(problem)
+            continue
         cards[card.id] = card
+    return cards, problems
+
+
+def load_personas(folder: Path | None = None, voices: Collection[str] | None = None) -> dict[str, PersonaCard]:
+    """Every card in a ``personas/`` folder, by id; the first broken one is a :class:`PersonaError`."""
+    cards, problems = read_personas(folder, voices)
+    if problems:
+        raise problems[0]
     return cards
 
 

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import AsyncIterator
 
 from stage.core.config import LLMSettings, PersonaSettings
-from stage.core.events import AnswerEnd, Clause
+from stage.core.events import AnswerEnd, Clause, GuardrailDecision
 from stage.think.answers import GeneratedAnswer, Stopwatch, ThinkEvent, approved, extractive, held
 from stage.think.compose import POOL, Sentence, extract
 from stage.think.documents import Passage
@@ -124,6 +124,25 @@ class Thinker:
                 yield event
         finally:
             await events.aclose()  # stops the model now, not when collected
+
+    def foresee(self, question: str) -> GuardrailDecision:
+        """What this persona will do with ``question``, without answering it
+        (the moderator's console shows it before the question is asked):
+        refuse it (the input check), hold for want of knowledge, or answer it,
+        from the card or from its sources. Retrieval takes tens of ms: call it
+        off the event loop."""
+        verdict = check_question(question, self.card)
+        if verdict.action == "block":
+            return verdict
+        if self.knowledge.approved_answer(question) or self._about_me(question):
+            return GuardrailDecision("input", "allow", "approved", "an approved answer on the persona's card")
+        _, best = self._ground(question)
+        if not best:
+            return GuardrailDecision(
+                "knowledge", "hold", "no-grounding", "nothing in the persona's knowledge is about the question"
+            )
+        titles = dict.fromkeys(sentence.title for sentence in best)
+        return GuardrailDecision("knowledge", "allow", "grounded", "from " + "; ".join(titles))
 
     def _about_me(self, question: str) -> ApprovedAnswer | None:
         """A question about the persona itself is answered from its card."""

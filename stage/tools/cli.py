@@ -10,6 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from avatar.rigs import looks
+from stage.core import logs
 from stage.core.config import FiresideConfig, load_config
 from stage.core.errors import FiresideError
 from stage.offline.clip import OutputError
@@ -23,13 +25,16 @@ class AudioError(FiresideError, ValueError):
     pass
 
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # long lines are the terminal's to wrap: a pipe gets them whole
+err = Console(stderr=True, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if not hasattr(args, "run"):  # ``fireside`` alone: what it can do
+        parser.print_help()
+        return 0
     try:
         config = load_config(args.config)
         return args.run(args, config)
@@ -41,9 +46,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fireside", description="Fireside chats with virtual avatars.")
+    parser = argparse.ArgumentParser(
+        prog="fireside",
+        description="Fireside chats with virtual avatars: calls, moderated panels, rehearsals.",
+        epilog="Start with 'fireside serve' (a call at http://127.0.0.1:8080/) or "
+        "'fireside serve --show prompts/shows/demo.yaml' (a panel); 'fireside COMMAND --help' says more.",
+    )
     parser.add_argument("--config", type=Path, help="a YAML config file (default: $FIRESIDE_CONFIG, else built-in)")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(metavar="COMMAND")
     _media_commands(commands)
     _persona_commands(commands)
     _server_commands(commands)
@@ -54,14 +64,18 @@ def _parser() -> argparse.ArgumentParser:
 def _media_commands(commands) -> None:
     """Say, voices, rehearse, strip: what renders to files."""
     say = commands.add_parser("say", help="speak a text with a lip-synced avatar into an MP4")
-    say.add_argument("text")
+    say.add_argument("text", help="the words to say")
     say.add_argument("--out", type=Path, required=True, help="where to write the .mp4")
-    say.add_argument("--voice", help="a voice id (see 'fireside voices')")
-    say.add_argument("--avatar", help="'stylized' (default) or 'photo:PATH' for any portrait")
+    say.add_argument("--voice", help="a voice id (default: the config's voices.default, joe; see 'fireside voices')")
+    say.add_argument(
+        "--avatar",
+        help="the face (default: the config's avatar.rig, stylized): 'stylized', 'stylized:LOOK' "
+        f"(looks: {', '.join(looks())}) or 'photo:PATH' for any portrait",
+    )
     say.set_defaults(run=_say)
 
     voices = commands.add_parser("voices", help="list the voices")
-    voices.add_argument("--json", action="store_true")
+    voices.add_argument("--json", action="store_true", help="print them as JSON")
     voices.set_defaults(run=_voices)
 
     rehearse = commands.add_parser("rehearse", help="render a run-of-show to video, captions and a timing report")
@@ -69,15 +83,19 @@ def _media_commands(commands) -> None:
     rehearse.add_argument(
         "--out", type=Path, help="the folder for rehearsal.mp4, captions and report (made if need be)"
     )
-    rehearse.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    rehearse.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: the config's llm)")
     rehearse.add_argument(
-        "--dry-run", action="store_true", help="check the show file and print its plan; render nothing"
+        "--dry-run",
+        action="store_true",
+        help="check the show file and its cards, print the plan and the segments likely to overrun; render nothing",
     )
     rehearse.add_argument("--no-video", action="store_true", help="captions and report only (fast)")
     rehearse.set_defaults(run=_rehearse)
 
     strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
-    strip.add_argument("out", type=Path, nargs="?", default=Path("docs/rigs.png"))
+    strip.add_argument(
+        "out", type=Path, nargs="?", default=Path("docs/rigs.png"), help="the PNG (default: docs/rigs.png)"
+    )
     strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
     strip.add_argument("--video", type=Path, help="also write both rigs side by side, speaking, to this MP4")
     strip.set_defaults(run=_strip)
@@ -85,30 +103,35 @@ def _media_commands(commands) -> None:
 
 def _persona_commands(commands) -> None:
     """Knowledge, personas, ask, listen, llm: a persona's mind and ears."""
-    knowledge = commands.add_parser("knowledge", help="a persona's documents: list them, add more")
+    knowledge = commands.add_parser("knowledge", help="a persona's documents: list them, add more, remove")
     actions = knowledge.add_subparsers(required=True, metavar="ACTION")
     show = actions.add_parser("show", help="the documents and how many passages each gave (builds the index)")
-    show.add_argument("persona")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("persona", help="a persona id (see 'fireside personas')")
+    show.add_argument("--added", action="store_true", help="only the documents added with 'knowledge add'")
+    show.add_argument("--json", action="store_true", help="print them as JSON")
     show.set_defaults(run=_knowledge_show)
     add = actions.add_parser("add", help="give a persona documents (Markdown, PDF, HTML, text)")
-    add.add_argument("persona")
-    add.add_argument("files", nargs="+", type=Path)
+    add.add_argument("persona", help="a persona id (see 'fireside personas')")
+    add.add_argument("files", nargs="+", type=Path, help="the documents")
     add.set_defaults(run=_knowledge_add)
+    remove = actions.add_parser("remove", help="take back documents added with 'knowledge add'")
+    remove.add_argument("persona", help="a persona id (see 'fireside personas')")
+    remove.add_argument("names", nargs="+", help="the added documents' file names (see 'knowledge show --added')")
+    remove.set_defaults(run=_knowledge_remove)
 
-    personas = commands.add_parser("personas", help="list the persona cards")
-    personas.add_argument("--json", action="store_true")
+    personas = commands.add_parser("personas", help="list the persona cards (and name any broken one)")
+    personas.add_argument("--json", action="store_true", help="print them as JSON")
     personas.set_defaults(run=_personas)
 
     ask = commands.add_parser("ask", help="ask a persona a question; print the streamed answer")
-    ask.add_argument("question")
+    ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--persona", required=True, help="a persona id (see 'fireside personas')")
-    ask.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: from config)")
+    ask.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: the config's llm)")
     ask.add_argument("--json", action="store_true", help="print every event as a JSON line")
     ask.set_defaults(run=_ask)
 
     listen = commands.add_parser("listen", help="transcribe an audio file: partials, finals and turns")
-    listen.add_argument("file", type=Path)
+    listen.add_argument("file", type=Path, help="an audio file (WAV, MP3, anything FFmpeg reads)")
     listen.add_argument("--json", action="store_true", help="print every event as a JSON line")
     listen.set_defaults(run=_listen)
 
@@ -125,8 +148,10 @@ def _persona_commands(commands) -> None:
 def _server_commands(commands) -> None:
     """Serve, livekit, audit: the live event."""
     serve = commands.add_parser("serve", help="serve the browser video call (and the API for any WebRTC client)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1; 0.0.0.0: all)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="the port (default: 8080)")
     serve.add_argument("--show", type=Path, help="a show file: adds the audience's /ask and the moderator's /console")
     serve.add_argument(
         "--livekit",
@@ -153,33 +178,38 @@ def _server_commands(commands) -> None:
     check.set_defaults(run=_audit_verify)
 
 
+BENCHES = {  # what each bench measures, and about how long it takes here
+    "render": "avatar frames per second (seconds)",
+    "avatar": "the mouth against the speech, measured on frames (a minute)",
+    "tts": "voices' time to first audio and speed (seconds)",
+    "think": "retrieval and answers, speed (minutes: builds the index cold)",
+    "answers": "answer quality on the question sets and SQuAD 2.0 (minutes)",
+    "listen": "transcription speed and accuracy (a minute)",
+    "turns": "end-of-turn and barge-in decisions (minutes)",
+    "call": "a real call: set-up and voice to voice (minutes)",
+    "rehearse": "rendering the demo show (a minute)",
+    "panel": "the live stage: ask to first audio, stop to silence (minutes)",
+    "livekit": "LiveKit rooms: set-up, voice to voice, fan-out (10 minutes)",
+    "fuzz": "bad input at every endpoint, card and show file (minutes)",
+    "soak": "a call held for --minutes (30 minutes)",
+}
+
+
 def _bench_command(commands) -> None:
     """Bench: the figures."""
-    bench = commands.add_parser("bench", help="measure speed (prints figures, or JSON)")
-    bench.add_argument(
-        "name",
-        choices=[
-            "render",
-            "avatar",
-            "tts",
-            "think",
-            "answers",
-            "listen",
-            "turns",
-            "call",
-            "rehearse",
-            "panel",
-            "livekit",
-            "fuzz",
-            "soak",
-        ],
+    bench = commands.add_parser(
+        "bench",
+        help="measure speed and quality (prints figures, or JSON)",
+        description="What each measures, and about how long it takes on 2 cores: "
+        + "; ".join(f"{name}: {what}" for name, what in BENCHES.items()),
     )
+    bench.add_argument("name", choices=list(BENCHES), help="which (see above; 'soak' takes 30 minutes)")
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument(
         "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
     )
     bench.add_argument("--minutes", type=float, help="soak: how long the call is held (default 30)")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
 
@@ -216,29 +246,55 @@ def _rehearse(args, config: FiresideConfig) -> int:
 
     from stage.offline.rehearsal import check_folder, rehearse
     from stage.offline.report import clock_text
+    from stage.panel.order import likely_seconds
     from stage.panel.show import load_show
-    from stage.think.persona import load_personas
 
     catalog = VoiceCatalog(config.voices.catalog)
-    cards = load_personas(Path(config.personas.folder) if config.personas.folder else None)
+    cards = _load_personas(config)
     show = load_show(args.show, cards, catalog)
+    likely = [likely_seconds(segment, show, cards) for segment in show.segments]
     table = Table(
         "#",
         "segment",
         "slot",
-        title=f"{show.title}: {len(show.segments)} segments, "
-        f"{clock_text(show.planned)} planned, panel: {', '.join(show.panelists)}",
+        "likely",
+        title=f"{show.title}: {len(show.segments)} segments, {clock_text(show.planned)} planned "
+        f"(likely {clock_text(sum(likely))}), panel: {', '.join(show.panelists)}",
     )
-    for i, segment in enumerate(show.segments):
-        who = {"say": "moderator", "ask": f"moderator to {segment.to}", "line": segment.by}[segment.kind]
-        table.add_row(str(i + 1), f"{who}: {segment.text or segment.wav}", clock_text(segment.slot))
+    for i, (segment, seconds) in enumerate(zip(show.segments, likely)):
+        over = seconds > segment.slot
+        table.add_row(
+            str(i + 1),
+            segment.summary,
+            clock_text(segment.slot),
+            f"[yellow]{clock_text(seconds)}[/]" if over else clock_text(seconds),
+        )
     out.print(table)
+    for i, (segment, seconds) in enumerate(zip(show.segments, likely)):
+        if seconds > segment.slot:
+            err.print(
+                f"[yellow]warning:[/] segment {i + 1} ({segment.summary[:50]}) is likely to take "
+                f"{clock_text(seconds)}, over its {clock_text(segment.slot)} slot",
+                highlight=False,
+            )
     if args.dry_run:
         out.print(f"{args.show}: the show file is valid", highlight=False)
         return 0
     if args.out is None:
         raise OutputError("--out FOLDER is needed (or --dry-run)")
     check_folder(args.out)
+    if not err.is_terminal:  # piped: a line per step, not a bar
+        result = rehearse(
+            show,
+            cards,
+            config,
+            args.out,
+            backend=args.llm,
+            video=not args.no_video,
+            on_segment=lambda i: print(f"planned segment {i + 1} of {len(show.segments)}", file=sys.stderr, flush=True),
+        )
+        _rehearsed(show, result)
+        return 0
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -258,6 +314,13 @@ def _rehearse(args, config: FiresideConfig) -> int:
             on_segment=lambda i: progress.update(thinking, completed=i + 1),
             on_frames=lambda n, total: progress.update(rendering, completed=n, total=total),
         )
+    _rehearsed(show, result)
+    return 0
+
+
+def _rehearsed(show, result) -> None:
+    from stage.offline.report import clock_text
+
     summary = result.report["summary"]
     out.print(
         f"{show.title}: ran {clock_text(summary['duration_seconds'])} against "
@@ -269,7 +332,6 @@ def _rehearse(args, config: FiresideConfig) -> int:
     )
     for path in result.files:
         out.print(f"  {path}", highlight=False)
-    return 0
 
 
 def _voices(args, config: FiresideConfig) -> int:
@@ -311,30 +373,36 @@ def _bench(args, config: FiresideConfig) -> int:
 
 
 def _load_personas(config: FiresideConfig):
+    """The cards, each checked (its voice among the configured ones); the first broken one is an error."""
     from stage.think.persona import load_personas
 
-    return load_personas(Path(config.personas.folder) if config.personas.folder else None)
+    folder = Path(config.personas.folder) if config.personas.folder else None
+    return load_personas(folder, VoiceCatalog(config.voices.catalog).entries)
 
 
 def _personas(args, config: FiresideConfig) -> int:
-    cards = _load_personas(config)
+    """Every good card, and each broken one named (exit 2 if any is)."""
+    from stage.think.persona import read_personas
+
+    folder = Path(config.personas.folder) if config.personas.folder else None
+    cards, problems = read_personas(folder, VoiceCatalog(config.voices.catalog).entries)
     if args.json:
         print(json.dumps([c.model_dump(mode="json") for c in cards.values()], indent=2, ensure_ascii=False))
-        return 0
-    table = Table("id", "name", "title", "voice", "avatar", "knowledge", "approved", "adapter")
-    for c in cards.values():
-        table.add_row(
-            c.id,
-            c.name,
-            c.title,
-            c.voice,
-            c.avatar,
-            str(len(c.knowledge)),
-            str(len(c.approved_answers)),
-            c.adapter or "-",
-        )
-    out.print(table)
-    return 0
+    elif out.is_terminal:  # a table that folds long cells rather than cutting them
+        table = Table("id", "name", "title", "voice", "avatar", "documents", "approved answers")
+        for c in cards.values():
+            table.add_row(c.id, c.name, c.title, c.voice, c.avatar, str(len(c.knowledge)), str(len(c.approved_answers)))
+        for column in table.columns:
+            column.overflow = "fold"
+        out.print(table)
+    else:  # piped: a line per card, tab-separated, nothing cut
+        print("\t".join(["id", "name", "title", "voice", "avatar", "documents", "approved_answers"]))
+        for c in cards.values():
+            row = [c.id, c.name, c.title, c.voice, c.avatar, str(len(c.knowledge)), str(len(c.approved_answers))]
+            print("\t".join(row))
+    for problem in problems:
+        err.print(f"[bold red]fireside: broken card:[/] {problem}", highlight=False)
+    return 2 if problems else 0
 
 
 def _card(config: FiresideConfig, persona: str):
@@ -348,7 +416,8 @@ def _knowledge_show(args, config: FiresideConfig) -> int:
     from stage.think.knowledge import Knowledge
 
     knowledge = Knowledge(_card(config, args.persona), progress=True)
-    rows = [{"document": d.source, "passages": d.passages, "error": d.error} for d in knowledge.documents]
+    documents = [d for d in knowledge.documents if not args.added or d.source.startswith("added/")]
+    rows = [{"document": d.source, "passages": d.passages, "error": d.error} for d in documents]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -380,6 +449,23 @@ def _knowledge_add(args, config: FiresideConfig) -> int:
         out.print(f"added {path} to {card.id} ({len(passages)} passages)", highlight=False)
     Knowledge(card, progress=True)  # index what was added now, not at the first question
     return 2 if failed else 0
+
+
+def _knowledge_remove(args, config: FiresideConfig) -> int:
+    """Take back added documents by file name; a name that was never added is an error, and nothing else goes."""
+    from stage.think.knowledge import added_dir
+
+    card = _card(config, args.persona)
+    folder = added_dir(card.id)
+    added = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    unknown = [name for name in args.names if name not in added]
+    if unknown:
+        listed = ", ".join(added) or "none (a card's own documents are named in its YAML)"
+        raise FiresideError(f"persona {card.id}: no added document {', '.join(map(repr, unknown))}; added: {listed}")
+    for name in args.names:
+        (folder / name).unlink()
+        out.print(f"removed {name} from {card.id}", highlight=False)
+    return 0
 
 
 def _ask(args, config: FiresideConfig) -> int:
@@ -460,11 +546,9 @@ def _listen(args, config: FiresideConfig) -> int:
 
 
 def _serve(args, config: FiresideConfig) -> int:
-    import logging
-
     from stage.transport.server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup()
     livekit = None
     if args.livekit:
         if args.show is None:
@@ -478,12 +562,11 @@ def _serve(args, config: FiresideConfig) -> int:
 
 def _livekit(args, config: FiresideConfig) -> int:
     import asyncio
-    import logging
 
     from stage.transport.rooms.avatar import in_room
     from stage.transport.rooms.connect import LiveKitSettings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.setup()
     settings = LiveKitSettings.from_env()
     if args.room is None:
         from stage.transport.rooms.worker import serve_rooms

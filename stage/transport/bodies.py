@@ -81,6 +81,13 @@ class Select(Body):
     to: str | None = None
 
 
+class Begin(Body):
+    """The moderator moves the run-of-show on: segment ``index`` begins now."""
+
+    shape = '{"index"}'
+    index: int
+
+
 class Change(Body):
     """A change to a queued question: ``action`` and what it needs."""
 

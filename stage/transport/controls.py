@@ -63,7 +63,10 @@ class StageControls:
             if qid:
                 self.live.queue.mark(qid, "answered" if outcome == "answered" else "approved", outcome=outcome)
 
-        stage.ask(text, to, qid, done)
+        if question is not None:  # the audience's: shown as theirs
+            stage.ask(text, to, qid, done, by="audience", asker=question.name)
+        else:
+            stage.ask(text, to, by="moderator")
         return web.json_response({"asked": text, "to": to, "id": qid})
 
     async def stop(self, request: web.Request) -> web.Response:

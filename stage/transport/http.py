@@ -105,9 +105,17 @@ def _host_of(origin: str) -> str | None:
 
 class AccessLog(AccessLogger):
     """aiohttp's access log, with any token in a logged URL (the request's,
-    the Referer) hidden: ``/console?token=...`` opens the console."""
+    the Referer) hidden (``/console?token=...`` opens the console), and the
+    pages' polls left out unless they fail."""
 
     SECRET = re.compile(r"([?&]token=)[^&\s\"]*")
+    POLLED = ("/console/feed", "/console/queue", "/console/show", "/stage/panel")  # every second or two
+
+    def log(self, request, response, time):
+        """Every request, but the pages' polls only when they fail: a line a second per console is noise."""
+        if request.path in self.POLLED and response.status < 400:
+            return
+        super().log(request, response, time)
 
     def _format_line(self, request, response, time):
         line = super()._format_line(request, response, time)

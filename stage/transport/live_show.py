@@ -12,8 +12,10 @@ from stage.core.runtime import Runtime
 from stage.panel.audit import AuditLog
 from stage.panel.live import Stage
 from stage.panel.queue import QuestionQueue, RateLimit
+from stage.panel.running import RunOfShow
 from stage.panel.show import Show
 from stage.panel.translate import Translator
+from stage.panel.triage import Triage
 from stage.transport.http import RequestError, trusted_networks
 from stage.transport.offers import Peers
 from stage.transport.rooms.connect import LiveKitSettings
@@ -42,6 +44,8 @@ class LiveShow:
         self.listen_settings = config.listen
         self.log.write("opened", show=show.title, panelists=show.panelists)
         self.stage: Stage | None = None  # the live stage, once the server has made its panelists
+        self.triage: Triage | None = None  # what will happen to each question, once the stage is open
+        self.running: RunOfShow | None = None  # the segments' times, once the stage is open
         self.peers = Peers()  # stage viewers and the moderator's microphone
         self.room: StageRoom | None = None  # the show's LiveKit room, with ``livekit``
 
@@ -50,9 +54,16 @@ class LiveShow:
         self.stage = Stage(
             self.show, sessions, self.log, Translator(translation) if translation else None, runtime=runtime
         )
+        self.triage = Triage({pid: session.thinker for pid, session in sessions.items()})
+        self.running = RunOfShow(self.show, self.stage.clock, self.log)
         if self.livekit is not None:
             name = f"fireside-{self.show.path.stem if self.show.path else 'panel'}"
             self.room = StageRoom(self.livekit, self.stage, name)
+
+    def names(self) -> dict[str, str]:
+        """Each panelist's display name, by id (the id itself until the stage is open)."""
+        sessions = self.stage.sessions if self.stage is not None else {}
+        return {pid: sessions[pid].thinker.card.name if pid in sessions else pid for pid in self.show.panelists}
 
     def live_stage(self) -> Stage:
         """The stage, or a 503 while it is not open."""

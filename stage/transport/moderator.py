@@ -2,22 +2,28 @@
 moderator's token: see stage/transport/auth.py).
 
 - ``GET /console?token=...``: the console page;
-- ``GET /console/queue``: the questions, in queue order;
+- ``GET /console/queue``: the questions, in queue order, each open one with
+  its ``verdict`` (what the guardrail and the panelists' knowledge will do
+  with it, and whom to ask: stage/panel/triage.py);
 - ``POST /console/questions/{id}`` with ``{"action": "approve" | "reject" |
   "edit" | "assign" | "move", ...}`` changes one;
 - ``GET /console/feed?after=N``: what was said and decided since message N
-  (the live transcript).
+  (the live transcript);
+- ``GET /console/show``, ``POST /console/segment`` with ``{"index"}``: the
+  run-of-show, each segment's slot against the time it took; a segment
+  begins now.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 
 from aiohttp import web
 
 from stage.panel.queue import PanelError, Question
 from stage.transport.audience import MAX_ASK_BODY
-from stage.transport.bodies import Change
+from stage.transport.bodies import Begin, Change
 from stage.transport.http import WEB, RequestError, read_body
 from stage.transport.live_show import LiveShow
 
@@ -31,17 +37,29 @@ class ModeratorRoutes:
         app.router.add_get("/console/queue", self.queue_listing)
         app.router.add_post("/console/questions/{qid}", self.change)
         app.router.add_get("/console/feed", self.feed)
+        app.router.add_get("/console/show", self.run_of_show)
+        app.router.add_post("/console/segment", self.begin)
 
     async def console_page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB / "console.html")
 
     async def queue_listing(self, request: web.Request) -> web.Response:
         show = self.live.show
+        questions = self.live.queue.listing()
+        triage = self.live.triage
+        if triage is not None:  # each open question with what will happen when it is asked
+            for question in questions:
+                if question["status"] in ("pending", "approved"):
+                    verdict = triage.known(question["text"], question["to"])
+                    if verdict is None:  # judged once (retrieval: off the event loop)
+                        verdict = await asyncio.to_thread(triage.judge, question["text"], question["to"])
+                    question["verdict"] = verdict.wire()
         return web.json_response(
             {
                 "show": show.title,
                 "panelists": show.panelists,
-                "questions": self.live.queue.listing(),
+                "names": self.live.names(),
+                "questions": questions,
                 "audit": self.live.log.failing,  # why the audit log cannot be written, or null
             }
         )
@@ -69,6 +87,19 @@ class ModeratorRoutes:
         if body.action == "move":
             return queue.move(qid, body.position)
         raise RequestError(400, "'action' is one of approve, reject, edit, assign, move")
+
+    async def run_of_show(self, request: web.Request) -> web.Response:
+        self.live.live_stage()
+        return web.json_response(self.live.running.state())
+
+    async def begin(self, request: web.Request) -> web.Response:
+        self.live.live_stage()
+        body = await read_body(request, Begin, MAX_ASK_BODY)
+        try:
+            self.live.running.begin(body.index)
+        except PanelError as err:
+            raise RequestError(400, str(err)) from None
+        return web.json_response(self.live.running.state())
 
     async def feed(self, request: web.Request) -> web.Response:
         stage = self.live.live_stage()

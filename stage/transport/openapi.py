@@ -15,6 +15,7 @@ from stage.transport.http import Body
 ENDPOINTS: dict[tuple[str, str], tuple[str, type[Body] | None]] = {
     ("GET", "/"): ("the call page", None),
     ("GET", "/personas"): ("who can be called", None),
+    ("GET", "/personas/{persona}/still.png"): ("a persona's face at rest (PNG)", None),
     ("GET", "/status"): ("the calls under way", None),
     ("POST", "/offer"): ("a call: the browser's WebRTC offer, answered", bodies.CallOffer),
     ("GET", "/openapi.json"): ("this document", None),
@@ -24,6 +25,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, type[Body] | None]] = {
     ("GET", "/console/queue"): ("the question queue", None),
     ("POST", "/console/questions/{qid}"): ("a change to a queued question", bodies.Change),
     ("GET", "/console/feed"): ("what was said and decided since message ?after=N", None),
+    ("GET", "/console/show"): ("the run-of-show: each segment's slot, and the time it took so far", None),
+    ("POST", "/console/segment"): ("a segment of the run-of-show begins now", bodies.Begin),
     ("POST", "/console/ask"): ("ask a question now", bodies.AskNow),
     ("POST", "/console/stop"): ("stop whoever speaks", bodies.Stop),
     ("POST", "/console/hold"): ("a holding line", bodies.Hold),
@@ -45,8 +48,9 @@ def document(app: web.Application) -> dict:
         operation: dict = {"summary": summary, "responses": _responses(method)}
         if path.startswith("/console"):
             operation["security"] = [{"moderator": []}]
-        if "{qid}" in path:
-            operation["parameters"] = [{"name": "qid", "in": "path", "required": True, "schema": {"type": "string"}}]
+        for name in ("qid", "persona"):
+            if f"{{{name}}}" in path:
+                operation["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
         if path == "/console/feed":
             operation["parameters"] = [{"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
         if body is not None:

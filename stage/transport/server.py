@@ -1,6 +1,7 @@
 """``fireside serve``: the browser video call (aiohttp + aiortc).
 
 - ``GET /``: the call page; ``GET /personas``: who can be called (JSON);
+  ``GET /personas/{id}/still.png``: a persona's face at rest;
   ``GET /status``: the calls under way;
 - ``POST /offer`` with ``{"sdp", "type", "persona"}`` answers
   ``{"sdp", "type", "session"}``. Any WebRTC client that speaks this works;
@@ -71,6 +72,7 @@ class CallServer:
         )
         app.router.add_get("/", self.index)
         app.router.add_get("/personas", self.personas)
+        app.router.add_get("/personas/{persona}/still.png", self.still)
         app.router.add_get("/status", self.status)
         app.router.add_post("/offer", self.offer)
         app.router.add_get("/openapi.json", self.openapi)
@@ -89,6 +91,14 @@ class CallServer:
 
     async def personas(self, request: web.Request) -> web.Response:
         return web.json_response([{"id": c.id, "name": c.name, "title": c.title} for c in self.cast.cards.values()])
+
+    async def still(self, request: web.Request) -> web.Response:
+        """The persona's face at rest, as a PNG: what the call page shows before the call."""
+        persona = request.match_info["persona"]
+        if persona not in self.cast.cards:
+            raise RequestError(404, f"unknown persona {persona!r}; known: {', '.join(self.cast.cards)}")
+        png = await asyncio.to_thread(self.cast.still, persona)
+        return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response({"calls": len(self.calls), "sessions": sorted(self.calls)})
@@ -153,7 +163,8 @@ def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None =
         from stage.transport.console import Console
 
         folder = Path(config.personas.folder) if config.personas.folder else None
-        show = load_show(show_path, load_personas(folder), VoiceCatalog(config.voices.catalog))
+        catalog = VoiceCatalog(config.voices.catalog)
+        show = load_show(show_path, load_personas(folder, catalog.entries), catalog)
         console = Console(show, config, livekit)
     server = CallServer(config, console)
     print("loading voices, avatars and models…", flush=True)

@@ -178,7 +178,8 @@ def fuzz_http(url: str, count: int) -> list[Surface]:
 
             def one(example, method=method, path=path, surface=surface):
                 where, body, headers = example
-                target = path.replace("{qid}", where) if "{qid}" in path else f"{path}?after={where}"
+                named = re.search(r"\{\w+\}", path)  # a path parameter ({qid}, {persona}): the text goes there
+                target = path.replace(named.group(0), where) if named else f"{path}?after={where}"
                 status, data, took = client.send(method, target, body, headers)
                 _judge(surface, status, data, took, f"{method} {target[:60]}")
 

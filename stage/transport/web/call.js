@@ -114,6 +114,14 @@ function hangUp() {
   $("start").disabled = false;
 }
 
+// before the call: the persona's face at rest, and what to do
+function ready() {
+  const option = $("persona").selectedOptions[0];
+  if (!option) return;
+  $("avatar").poster = `/personas/${encodeURIComponent(option.value)}/still.png`;
+  if (!pc) status(`Press "Start the call", allow the microphone, then talk: ${option.textContent.split(" (")[0]} answers when you pause.`);
+}
+
 async function loadPersonas() {
   const personas = await (await fetch("/personas")).json();
   for (const p of personas) {
@@ -122,7 +130,9 @@ async function loadPersonas() {
     option.textContent = `${p.name} (${p.title})`;
     $("persona").append(option);
   }
+  ready();
 }
+$("persona").onchange = ready;
 
 $("start").onclick = start;
 $("hangup").onclick = () => { hangUp(); status("Call ended."); };

@@ -144,6 +144,8 @@ async function watchDirect(panel, videos) {
     body: JSON.stringify({sdp: pc.localDescription.sdp, type: "offer"}),
   });
   await pc.setRemoteDescription(await response.json());
+  // connected once the captions can arrive: a message sent before the channel opens is not sent
+  if (channel.readyState !== "open") await new Promise((resolve) => channel.addEventListener("open", resolve, {once: true}));
 }
 
 function onMessage(panel, message) {
@@ -157,7 +159,10 @@ function onMessage(panel, message) {
     caption(message.name || message.panelist, message.text, "", message.seq,
             `${message.panelist}:${message.answer}`, message.titles);
     speaking(message.panelist, message.end - message.start);
-  } else if (message.type === "asked") {
+  } else if (message.type === "asked" && message.by === "audience") {
+    // the audience's words, as theirs: never the moderator's (a refused one never comes here)
+    caption(message.asker ? `Question from ${message.asker}` : "Audience question", message.question, "audience");
+  } else if (message.type === "asked" && message.by === "moderator") {
     caption(panel.moderator, message.question, "person");
   } else if (message.type === "translation") {
     translation(message);
