@@ -165,3 +165,16 @@ def test_kokoro_and_espeak_ng_speak_in_one_process_whichever_loads_first():
     assert lines[::2] == ["kokoro-tebukuro", "espeak-en", "kokoro-tebukuro"] and all(
         float(s) > 0.3 for s in lines[1::2]
     )
+
+
+def test_a_call_takes_the_cards_call_voice_and_the_stage_its_voice(config, runtime):
+    """Kokoro needs seconds to voice a clause on 2 cores: Ada speaks as a woman on
+    stage and in rehearsal, and with the fast Piper voice her card names for calls."""
+    from stage.session.cast import Cast
+    from voices.kokoro import KokoroEngine
+    from voices.piper import PiperEngine
+
+    cast = Cast(config, runtime=runtime)
+    assert isinstance(cast.session("ada", stage=True).voice, KokoroEngine)
+    assert isinstance(cast.session("ada").voice, PiperEngine)
+    assert isinstance(cast.session("ravi").voice, PiperEngine)

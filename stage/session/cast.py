@@ -82,13 +82,14 @@ class Cast:
         card = self.cards[persona]
         return thinker_for(card, self.config, backend, knowledge=self.knowledge(persona))
 
-    def session(self, persona: str) -> CallSession:
-        """A new conversation with the persona: its thinker, voice and face."""
+    def session(self, persona: str, stage: bool = False) -> CallSession:
+        """A new conversation with the persona: its thinker, voice and face (in a
+        call, its ``call_voice`` where the card names one; on ``stage``, its voice)."""
         card = self.cards[persona]
         return CallSession(
             card.id,
             self.thinker(persona),
-            self.voices.engine(card.voice),
+            self.voices.engine(card.voice if stage else card.call_voice or card.voice),
             self.rig(card.avatar),
             self.config.avatar.fps,
             self.config.listen,
@@ -101,13 +102,13 @@ class Cast:
         for card in self.cards.values():
             if personas and card.id not in personas:
                 continue
-            voice = self.voices.engine(card.voice)
-            # said often, and where a fast answer matters most: made now, once
-            for line in card.holding_lines:
-                remembered(voice, line)
-            for approved in card.approved_answers:
-                for piece in speakable_pieces(approved.answer):  # as the thinker says it
-                    remembered(voice, piece)
+            for voice in {self.voices.engine(v) for v in (card.voice, card.call_voice) if v}:
+                # said often, and where a fast answer matters most: made now, once
+                for line in card.holding_lines:
+                    remembered(voice, line)
+                for approved in card.approved_answers:
+                    for piece in speakable_pieces(approved.answer):  # as the thinker says it
+                        remembered(voice, piece)
             self.rig(card.avatar)
             self.thinker(card.id).warm()
 

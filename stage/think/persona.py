@@ -50,6 +50,9 @@ class PersonaCard(BaseModel):
     name: str
     title: str
     voice: str = "joe"
+    # the voice in a one-to-one call, where the answer must come within a second: a
+    # slower voice (Kokoro's) on stage and in rehearsal, a fast one (Piper's) in calls
+    call_voice: str | None = None
     avatar: str = "stylized"
     style: str = ""
     # who the persona is, in a sentence or two, for questions about itself ("who runs you?")
@@ -115,8 +118,10 @@ def load_persona(path: Path, voices: Collection[str] | None = None) -> PersonaCa
     for k in card.knowledge_paths():
         if not k.is_file():
             raise PersonaError(f"{path}: knowledge: {k} does not exist")
-    if voices is not None and card.voice not in voices:
-        raise PersonaError(f"{path}: voice: unknown voice {card.voice!r}; known voices: {', '.join(sorted(voices))}")
+    for field, voice in (("voice", card.voice), ("call_voice", card.call_voice)):
+        if voices is not None and voice is not None and voice not in voices:
+            known = ", ".join(sorted(voices))
+            raise PersonaError(f"{path}: {field}: unknown voice {voice!r}; known voices: {known}")
     problem = spec_problem(card.avatar)
     if problem:
         raise PersonaError(f"{path}: avatar: {problem}")

@@ -60,7 +60,9 @@ class CallServer:
         self.console = console  # the moderated panel's pages, with a show
         if console is not None:
             # panelists on stage: sessions that speak and are seen, with no microphone
-            console.open_stage({pid: self.cast.session(pid) for pid in console.show.panelists}, self.cast.runtime)
+            console.open_stage(
+                {pid: self.cast.session(pid, stage=True) for pid in console.show.panelists}, self.cast.runtime
+            )
         if config.call.ice_addresses:
             restrict_ice(config.call.ice_addresses)
         notice_lost_peers()
