@@ -283,27 +283,24 @@ def _rehearse(args, config: FiresideConfig) -> int:
     if args.out is None:
         raise OutputError("--out FOLDER is needed (or --dry-run)")
     check_folder(args.out)
-    if not err.is_terminal:  # piped: a line per step, not a bar
-        result = rehearse(
-            show,
-            cards,
-            config,
-            args.out,
-            backend=args.llm,
-            video=not args.no_video,
-            on_segment=lambda i: print(f"planned segment {i + 1} of {len(show.segments)}", file=sys.stderr, flush=True),
-        )
-        _rehearsed(show, result)
-        return 0
-    with Progress(
+    piped = not err.is_terminal  # a line per step, not a bar
+    progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeRemainingColumn(),
         console=err,
-    ) as progress:
+        disable=piped,
+    )
+    with progress:
         thinking = progress.add_task("thinking and voicing", total=len(show.segments))
         rendering = progress.add_task("rendering", total=None, visible=not args.no_video)
+
+        def planned(i: int) -> None:
+            progress.update(thinking, completed=i + 1)
+            if piped:
+                print(f"planned segment {i + 1} of {len(show.segments)}", file=sys.stderr, flush=True)
+
         result = rehearse(
             show,
             cards,
@@ -311,7 +308,7 @@ def _rehearse(args, config: FiresideConfig) -> int:
             args.out,
             backend=args.llm,
             video=not args.no_video,
-            on_segment=lambda i: progress.update(thinking, completed=i + 1),
+            on_segment=planned,
             on_frames=lambda n, total: progress.update(rendering, completed=n, total=total),
         )
     _rehearsed(show, result)
