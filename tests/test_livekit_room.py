@@ -123,12 +123,14 @@ def test_the_avatar_answers_a_question_in_a_room(livekit_server, config, joe):
     heard = transcribe(audio).text.lower()
     assert sum(word.strip(".,") in heard for word in words) >= len(words) // 2, (heard, words)
     # the face: the mouth opens within half a second of the voice and, while it speaks,
-    # opens far wider than it ever is at rest before (idle motion, and the first blurred
-    # frames of a new stream, show a few dark pixels); the two streams arrive apart by
-    # the SFU's jitter, so frames are not matched to the sound one by one
+    # opens far wider than it ever is at rest before (idle motion shows a few dark
+    # pixels; the first second of a new stream, coarse while its bitrate ramps up,
+    # is not the face at rest); the two streams arrive apart by the SFU's jitter,
+    # so frames are not matched to the sound one by one
     loud = [t for t, pcm in person.heard if np.sqrt(np.mean((pcm / 32768.0) ** 2)) > 0.02]
     first, last = loud[0], loud[-1]
-    before = [m for t, m in person.mouth if t < first - 0.5]
+    settled = person.mouth[0][0] + 1.0
+    before = [m for t, m in person.mouth if settled < t < first - 0.5]
     during = [m for t, m in person.mouth if first <= t <= last]
     rest = np.percentile(before, 90)
     opened = next(t for t, m in person.mouth if t > first - 2.0 and m > 2 * rest + 40)

@@ -178,3 +178,42 @@ def test_a_call_takes_the_cards_call_voice_and_the_stage_its_voice(config, runti
     assert isinstance(cast.session("ada", stage=True).voice, KokoroEngine)
     assert isinstance(cast.session("ada").voice, PiperEngine)
     assert isinstance(cast.session("ravi").voice, PiperEngine)
+
+
+def test_an_answer_opens_with_a_phrase_where_the_voice_is_slow(catalog, runtime):
+    """Kokoro takes seconds to voice a long sentence on 2 cores: an answer's
+    first sentence is said as its first phrase, then the rest, so the first
+    audio comes sooner; later sentences, and a fast voice's, are said whole."""
+    import asyncio
+
+    from stage.core.events import AnswerEnd, Clause
+    from stage.think.clauses import opening
+    from stage.timeline.placing import Timeline
+    from stage.timeline.voicing import Voiced, voice_answer
+
+    assert opening("Fraud is detected by models.", 3) == ["Fraud is detected", "by models."]
+    assert opening("It rose.", 3) == ["It rose."]  # no phrase of three words and a rest
+    # "and" joins words more often than clauses: not a cut
+    first = "Cross-border payments are still slow and expensive because they pass through correspondent banks."
+    second = "Projects linking payment systems across countries aim to make them faster."
+    assert opening(first, 3) == [first[:50], first[51:]]
+
+    async def said(voice):
+        async def answer():
+            yield Clause(first, ("payments.md",), "extractive")
+            yield Clause(second, ("payments.md",), "extractive")
+            yield AnswerEnd("answered")
+
+        timeline = Timeline()
+        return [
+            event.placed.speech
+            async for event in voice_answer(answer(), voice, timeline, pool=runtime.speech)
+            if isinstance(event, Voiced)
+        ]
+
+    kokoro = asyncio.run(said(catalog.engine("kokoro-tebukuro")))
+    assert [s.text for s in kokoro] == opening(first, 3) + [second]
+    assert kokoro[0].audio.duration < 0.6 * (kokoro[0].audio.duration + kokoro[1].audio.duration)
+    assert all(a.audio.end <= b.audio.pts + 1e-6 for a, b in zip(kokoro, kokoro[1:]))  # one after another
+    joe = asyncio.run(said(catalog.engine("joe")))
+    assert [s.text for s in joe] == [first, second]

@@ -162,6 +162,8 @@ def _shared_library() -> _Library:
 class EspeakEngine:
     """An espeak-ng voice, such as ``en-us``, ``cmn`` or ``yue``."""
 
+    opening_words = None  # fast enough to start with a whole sentence
+
     def __init__(self, voice: str, speaking_rate: float = 1.0):
         self._lib = _shared_library()
         self.voice = voice

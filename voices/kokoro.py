@@ -61,6 +61,7 @@ class KokoroEngine:
     """One Kokoro voice speaking English."""
 
     sample_rate = 24000
+    opening_words = 3  # about 0.4 s of making per second of speech: an answer starts with a short phrase
 
     def __init__(self, voice: str, speaking_rate: float = 1.0):
         from kokoro_onnx import Kokoro

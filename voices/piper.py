@@ -16,6 +16,8 @@ from voices.speech import spans_from_timings, speakable_pieces
 class PiperEngine:
     """One loaded Piper voice (``.onnx`` plus its ``.onnx.json``)."""
 
+    opening_words = None  # fast enough to start with a whole sentence
+
     def __init__(self, model: Path, config: Path | None = None, speaking_rate: float = 1.0):
         from piper import PiperConfig, PiperVoice, SynthesisConfig
 

@@ -16,6 +16,11 @@ class SpeechEngine(Protocol):
     """Text in; speech out, piece by piece, as soon as each piece is made."""
 
     sample_rate: int
+    # a slow voice starts an answer with its first phrase of this many words
+    # at least, said apart, so the first audio does not wait for a long
+    # sentence (Kokoro makes a second of speech in about 0.4 s; Piper in 0.05
+    # s, so None: the first sentence is cut only past FIRST_PIECE_MAX_WORDS)
+    opening_words: int | None
 
     def synthesize(self, text: str) -> Iterator[Speech]:
         """Yield :class:`Speech` pieces (audio plus aligned phonemes), each

@@ -54,8 +54,9 @@ _DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]")  # "j.r.r", "u.s"
 _LIST_ITEM = re.compile(r"\(?(?:[a-z]|[ivx]{1,4}|\d{1,3})\)")  # "b)", "(iv)"
 _CAMEL = re.compile(r"[a-z]+[A-Z]")  # "iPhone", "eBay": lower case, yet a sentence may start with it
 # words that open a new phrase: the first clause may end before one of them
+# (not "and" nor "or", which join words more often than clauses: "slow and expensive")
 _PHRASE_OPENERS = frozenset(
-    "and but or because which that who by with when where while so to for in on "
+    "but because which that who by with when where while so to for in on "
     "through from as if than after before since until".split()
 )
 _CLAUSE_END = re.compile(r"[,;:]\s|[—–]\s?|[，；：]")  # "3,000" and "10:30" are no clause ends
@@ -100,6 +101,37 @@ def _ends_at(text: str, match: re.Match, start: int, final: bool) -> bool | None
     if space < start and word.isdigit() and len(word) <= 3:
         return False  # "1. First item."
     return True
+
+
+def _clause_end(text: str, words: int) -> int | None:
+    """Where the first clause (up to a comma, a semicolon, a dash) of at least ``words`` words ends."""
+    for match in _CLAUSE_END.finditer(text):
+        if len(text[: match.start()].split()) >= words:
+            return match.end()
+    return None
+
+
+def phrase_break(text: str, words: int, whole: bool = True) -> int | None:
+    """Where the text's first phrase of at least ``words`` words ends: at a
+    clause's end, else before a word that opens a new phrase ("because",
+    "which", "in"...), leaving two words at least after it. Not ``whole``
+    (a stream): its last word may still be growing, and is not read."""
+    cuts = [_clause_end(text, words)]
+    found = list(re.finditer(r"\S+(?=\s)" if not whole else r"\S+", text))
+    for n, match in enumerate(found[words:], start=words):
+        if match.group(0).lower() in _PHRASE_OPENERS and (not whole or len(found) - n >= 2):
+            cuts.append(match.start())
+            break
+    return min((cut for cut in cuts if cut is not None), default=None)
+
+
+def opening(text: str, words: int) -> list[str]:
+    """The text as its first phrase (``words`` words at least, see
+    :func:`phrase_break`) and the rest; whole, where it has no such phrase."""
+    cut = phrase_break(text, words)
+    if cut is None:
+        return [text]
+    return [part for part in (text[:cut].strip(), text[cut:].strip()) if part]
 
 
 def ends_sentence(text: str) -> bool:
@@ -167,18 +199,11 @@ class ClauseSplitter:
         end = self._sentence_end(final=False)
         if end is not None:
             return None if end < 0 else self._take(end)
-        minimum = self.first_words if self.emitted == 0 else self.long_words
-        for match in _CLAUSE_END.finditer(self.buffer):
-            if len(self.buffer[: match.start()].split()) >= minimum:
-                return self._take(match.end())
         if self.emitted == 0:
-            # complete words only: the last one may still be growing
-            for match in re.finditer(r"\S+(?=\s)", self.buffer):
-                word = match.group(0).lower()
-                before = self.buffer[: match.start()]
-                if word in _PHRASE_OPENERS and len(before.split()) >= self.first_words:
-                    return self._take(match.start())
-        return None
+            cut = phrase_break(self.buffer, self.first_words, whole=False)
+        else:
+            cut = _clause_end(self.buffer, self.long_words)
+        return None if cut is None else self._take(cut)
 
     def _take(self, end: int, more: bool = True) -> str | None:
         clause, self.buffer = " ".join(self.buffer[:end].split()), self.buffer[end:]

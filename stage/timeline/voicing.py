@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from stage.core.events import AnswerEnd, Clause, GuardrailDecision, Speech
+from stage.think.clauses import opening
 from stage.timeline.placing import Placed, Timeline
 from voices.speech import SpeechEngine, SpeechError, remembered
 
@@ -60,12 +61,15 @@ async def voice_answer(
     (the same words, the same speech: a rehearsal's is repeatable).
     ``holding``: the line said when the voice fails (live only)."""
     timeline.begin(limit)
+    first = True  # the answer's first clause: a slow voice says its first phrase apart
     try:
         async for event in answer:
             if isinstance(event, Clause):
                 yield event
+                texts = _said_as(voice, event, first)
+                first = False
                 try:
-                    async for piece in _pieces(voice, event, pool):
+                    async for piece in _pieces(voice, event, texts, pool):
                         if on_voiced is not None:
                             on_voiced(piece)
                         if ready is not None:
@@ -128,10 +132,21 @@ def _flagged(event) -> bool:
     return isinstance(event, GuardrailDecision) and event.action != "allow"
 
 
-async def _pieces(voice: SpeechEngine, clause: Clause, pool: Executor | None) -> AsyncIterator[Speech]:
+def _said_as(voice: SpeechEngine, clause: Clause, first: bool) -> list[str]:
+    """The texts a clause is voiced as: an answer's first one cut after its
+    first phrase where the voice is slow (see ``SpeechEngine.opening_words``)."""
+    if first and voice.opening_words and clause.kind not in FIXED:
+        return opening(clause.text, voice.opening_words)
+    return [clause.text]
+
+
+async def _pieces(
+    voice: SpeechEngine, clause: Clause, texts: list[str], pool: Executor | None
+) -> AsyncIterator[Speech]:
     if pool is None:  # here and now, from the voice's memory (as ``voice_now``)
-        for piece in remembered(voice, clause.text):
-            yield piece
+        for text in texts:
+            for piece in remembered(voice, text):
+                yield piece
         return
     loop = asyncio.get_running_loop()
     try:
@@ -139,9 +154,10 @@ async def _pieces(voice: SpeechEngine, clause: Clause, pool: Executor | None) ->
             for piece in await loop.run_in_executor(pool, remembered, voice, clause.text):
                 yield piece
             return
-        pieces = voice.synthesize(clause.text)
-        while (piece := await loop.run_in_executor(pool, next, pieces, None)) is not None:
-            yield piece
+        for text in texts:
+            pieces = voice.synthesize(text)
+            while (piece := await loop.run_in_executor(pool, next, pieces, None)) is not None:
+                yield piece
     except SpeechError as err:  # live, a clause that cannot be said is left out, not the whole answer
         log.warning("cannot say %r: %s", clause.text, err)
     except Exception as err:  # noqa: BLE001 - the voice itself failed (Piper raised)
