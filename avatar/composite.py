@@ -21,7 +21,10 @@ HIGHLIGHT = (236, 178, 62)
 TEXT = (240, 240, 240)
 MUTED = (170, 178, 190)
 LABEL = (200, 40, 60)
+SECOND = (245, 213, 138)  # the translated line, as on the stage page
 MARGIN = 32
+# a font with Chinese characters (Debian's fonts-wqy-microhei): Pillow's own has none
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 CAPTION_BOTTOM = 48  # pixels between the captions and the frame's foot (the lower fifth is theirs)
 
 
@@ -36,6 +39,14 @@ class Seat:
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)  # Pillow's own font: no system fonts needed
+
+
+@lru_cache(maxsize=4)
+def _cjk_font(size: int) -> ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.truetype(CJK_FONT, size)
+    except OSError:
+        raise FileNotFoundError(f"{CJK_FONT}: no font for Chinese captions (apt install fonts-wqy-microhei)") from None
 
 
 def tile_size(panelists: int, width: int, height: int) -> int:
@@ -74,9 +85,11 @@ class StageCompositor:
         ]
         self.label = self._label("AI avatar")
 
-    def compose(self, faces: list[np.ndarray], speaking: int | None, caption: tuple[str, str] | None) -> np.ndarray:
+    def compose(
+        self, faces: list[np.ndarray], speaking: int | None, caption: tuple[str, str, str] | None
+    ) -> np.ndarray:
         """One frame: ``faces`` in seat order, the seat ``speaking`` (or none)
-        highlighted, and ``caption`` (speaker, words) under them."""
+        highlighted, and ``caption`` (speaker, words, their translation or "") under them."""
         frame = self.background.copy()
         for i, (seat, face) in enumerate(zip(self.seats, faces)):
             if i == speaking:
@@ -109,18 +122,26 @@ class StageCompositor:
         return np.asarray(image)
 
     @lru_cache(maxsize=64)
-    def _caption(self, speaker: str, text: str) -> np.ndarray:
+    def _caption(self, speaker: str, text: str, second: str = "") -> np.ndarray:
         """A cue's lines (``\n`` between them, as stage/timeline/cues.py makes
-        them: a turn's first names its speaker), each centred on a black box
-        as wide as the longest; a line too wide for the frame is wrapped."""
+        them: a turn's first names its speaker), and under them the second
+        language's, each centred on a black box as wide as the longest; a line
+        too wide for the frame is wrapped."""
         font, width = _font(34), self.width - 2 * MARGIN
-        lines = [part for line in text.split("\n") for part in _wrap(line, font, width - 32)][-3:]
-        box = min(width, int(max(font.getlength(line) for line in lines)) + 32)
+        lines = [(line, font, TEXT) for line in _wrapped(text, font, width - 32)[-3:]]
+        if second:
+            cjk = _cjk_font(34)
+            lines += [(line, cjk, SECOND) for line in _wrapped(second, cjk, width - 32)[-2:]]
+        box = min(width, int(max(f.getlength(line) for line, f, _ in lines)) + 32)
         image = Image.new("RGB", (box, 16 + 44 * len(lines)), (0, 0, 0))
         draw = ImageDraw.Draw(image)
-        for i, line in enumerate(lines):
-            draw.text(((box - font.getlength(line)) / 2, 6 + 44 * i), line, font=font, fill=TEXT)
+        for i, (line, f, ink) in enumerate(lines):
+            draw.text(((box - f.getlength(line)) / 2, 6 + 44 * i), line, font=f, fill=ink)
         return np.asarray(image)
+
+
+def _wrapped(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    return [part for line in text.split("\n") for part in _wrap(line, font, width)]
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:

@@ -21,8 +21,9 @@ TOKEN = "moderator-secret-token"
 
 
 class PanelServer:
-    def __init__(self, work, extra: str = "", panel: str = "", options: tuple = (), env: dict | None = None):
+    def __init__(self, work, extra: str = "", panel: str = "", options: tuple = (), env: dict | None = None, show=None):
         self.work, self.options, self.env = work, list(options), env
+        self.show = show or ROOT / "prompts" / "shows" / "demo.yaml"
         self.config = work / "fireside.yaml"
         self.config.write_text(
             f"panel:\n  token: {TOKEN}\n  folder: {work / 'panel'}\n  questions_per_minute: 3\n"
@@ -43,7 +44,7 @@ class PanelServer:
                 "--port",
                 str(self.port),
                 "--show",
-                str(ROOT / "prompts" / "shows" / "demo.yaml"),
+                str(self.show),
                 *self.options,
             ],
             stdout=log,
@@ -63,7 +64,7 @@ class PanelServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(20)
+        self.process.wait(waiting.seconds(20))
 
     def request(
         self,
@@ -74,9 +75,12 @@ class PanelServer:
         client: str = "127.0.0.1",
         raw: bytes | None = None,
         headers: dict | None = None,
+        timeout: float = 10,
     ) -> tuple[int, dict | str]:
         """From ``client`` (any 127.x.y.z address is this machine: one audience member each)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(client, 0))
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=waiting.seconds(timeout), source_address=(client, 0)
+        )
         headers = {"Content-Type": "application/json", **(headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -645,11 +649,15 @@ def test_ask_console_and_stage_pages_in_chromium(panel, cards):
         browser.close()
 
 
-def test_a_second_caption_line_where_a_translation_model_is_configured(tmp_path, llama_server):
-    # the mechanism, with the small model that is here: a capable one is configured the same way;
-    # its time limit is generous, so a busy machine does not change what it says
+def test_a_server_can_translate_the_captions_in_place_of_the_bundled_model(tmp_path, llama_server):
+    # any OpenAI-compatible server (here llama.cpp's, with the small model it has) replaces the
+    # bundled translator; its time limit is generous, so a busy machine does not change what it says
+    show = tmp_path / "show.yaml"
+    show.write_text((ROOT / "prompts" / "shows" / "demo.yaml").read_text() + "translation:\n  to: French\n")
     server = PanelServer(
-        tmp_path, panel=f"  translation:\n    language: French\n    backend: {llama_server.url}\n    seconds: 60\n"
+        tmp_path,
+        extra=f"translation:\n  backend: {llama_server.url}\n  model: smollm2\n  seconds: 60\n  cache: false\n",
+        show=show,
     ).start()
 
     async def run():

@@ -204,12 +204,9 @@ def test_an_answer_opens_with_a_phrase_where_the_voice_is_slow(catalog, runtime)
             yield Clause(second, ("payments.md",), "extractive")
             yield AnswerEnd("answered")
 
-        timeline = Timeline()
-        return [
-            event.placed.speech
-            async for event in voice_answer(answer(), voice, timeline, pool=runtime.speech)
-            if isinstance(event, Voiced)
-        ]
+        events = [event async for event in voice_answer(answer(), voice, Timeline(), pool=runtime.speech)]
+        assert [event.text for event in events if isinstance(event, Clause)] == [first, second]  # as thought
+        return [event.placed.speech for event in events if isinstance(event, Voiced)]
 
     kokoro = asyncio.run(said(catalog.engine("kokoro-tebukuro")))
     assert [s.text for s in kokoro] == opening(first, 3) + [second]

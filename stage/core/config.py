@@ -205,13 +205,28 @@ class CallSettings(Section):
 
 
 class TranslationSettings(Section):
-    """A second caption line in another language, made by a capable model."""
+    """The translator of captions (a show's ``translation``, a caller's caption
+    language) and of questions written in Chinese."""
 
-    language: str = Field(min_length=2)  # as the model should read it: "Traditional Chinese"
-    backend: str  # "embedded" or an OpenAI-compatible base URL
-    model: str = "smollm2"
+    # "embedded" (llama.cpp in-process, at a low priority) or an OpenAI-compatible base URL
+    backend: str = "embedded"
+    # embedded: qwen2.5-1.5b or qwen2.5-0.5b (bundled), or a GGUF path; a server: the model's name
+    model: str = "qwen2.5-1.5b"
+    # embedded: questions the audience writes in Chinese, into English (the asker can wait a
+    # second or two; the 0.5B model turns them into other questions)
+    questions_model: str = "qwen2.5-1.5b"
+    threads: int = Field(default=1, ge=1, le=64)  # embedded: its threads (the call keeps the others)
     api_key_env: str = "OPENAI_API_KEY"
-    seconds: float = Field(default=4.0, gt=0, le=60)  # a line later than this is dropped
+    # a line that would come later than this after its English one is dropped
+    seconds: float = Field(default=6.0, gt=0, le=60)
+    # the caption languages a caller may choose on the call page
+    languages: list[str] = ["zh-Hant-HK", "zh-Hans"]
+    # keep each translation on disk (by model, language, glossary and text): a rehearsed
+    # answer's lines are ready on the day
+    cache: bool = True
+    # with the cache: while nobody speaks, translate what the panelists may say (their
+    # knowledge, approved answers, holding lines), so those lines are ready at once
+    warm: bool = True
 
     @field_validator("backend")
     @classmethod
@@ -229,8 +244,6 @@ class PanelSettings(Section):
     questions_per_minute: int = Field(default=3, ge=1, le=600)  # from one audience member (one browser)
     # the audit log keeps each asker's address as a salted hash; true: the address itself
     log_addresses: bool = False
-    # captions in a second language on /stage; none: no second line
-    translation: TranslationSettings | None = None
 
 
 class ThreadSettings(Section):
@@ -255,6 +268,7 @@ class FiresideConfig(Section):
     listen: ListenSettings = ListenSettings()
     call: CallSettings = CallSettings()
     panel: PanelSettings = PanelSettings()
+    translation: TranslationSettings = TranslationSettings()
 
 
 class ConfigError(FiresideError, ValueError):

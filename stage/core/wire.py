@@ -126,13 +126,16 @@ class AskedMessage(Message):
     by: Literal["audience", "moderator", "microphone"] = "moderator"  # who put it: typed, or said
     asker: str | None = None  # the audience member's name ("" when anonymous)
     refused: str | None = None  # the guardrail's rule, when it refuses the question (not projected)
+    original: str | None = None  # the asker's own words, where the question is their translation
 
 
 class TranslationMessage(Message):
     """A caption's second line in another language."""
 
     type: Literal["translation"] = "translation"
-    of: int  # the caption's seq
+    of: int | None = None  # the caption's seq (on stage): its clause's last piece
+    since: int | None = None  # its clause's first piece's caption (seq): the line translates since .. of
+    answer: int | None = None  # the caption's answer (in a call)
     language: str
     text: str
 

@@ -67,6 +67,8 @@ class Plan:
     turns: list[Turn] = field(default_factory=list)
     segments: list[SegmentTiming] = field(default_factory=list)
     captions: list[Caption] = field(default_factory=list)
+    language: str | None = None  # the captions' second language (the show's translation)
+    translated: list[Caption] = field(default_factory=list)  # its cues, timed as the English ones
     phonemes: dict[str, list[PhonemeSpan]] = field(default_factory=dict)  # by panelist
     thinking_seconds: float = 0.0  # wall time of the planning pass
     ready_until: float = 0.0
@@ -84,6 +86,9 @@ class Plan:
 
     def caption_at(self, t: float) -> Caption | None:
         return next((c for c in self.captions if c.start <= t < c.end), None)
+
+    def translated_at(self, t: float) -> Caption | None:
+        return next((c for c in self.translated if c.start <= t < c.end), None)
 
     # -- written by the planner ---------------------------------------------------
     def advance(self, t: float, finished: bool = False, error: BaseException | None = None) -> None:

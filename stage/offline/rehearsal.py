@@ -22,9 +22,10 @@ so the same show gives the same words at the same times on every run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -46,10 +47,13 @@ from stage.panel.show import Segment, Show, ShowError
 from stage.session.cast import Cast
 from stage.think.persona import PersonaCard
 from stage.think.thinker import Thinker
+from stage.think.translation import TranslationError, Translator
 from stage.timeline.cues import cues, held
 from stage.timeline.placing import Timeline
 from stage.timeline.voicing import Voiced, voice_answer, voice_now
 from voices.speech import SpeechEngine
+
+log = logging.getLogger("fireside.rehearsal")
 
 LEAD_IN = 0.5  # seconds of the stage before the first words
 MODERATOR = "moderator"
@@ -67,6 +71,10 @@ class Rehearsal:
         self.thinkers: dict[str, Thinker] = {pid: cast.thinker(pid, backend) for pid in self.cards}
         self.voices: dict[str, SpeechEngine] = {pid: cast.voices.engine(card.voice) for pid, card in self.cards.items()}
         self.voices[MODERATOR] = cast.voices.engine(show.moderator.voice)
+        self.translator = None  # the captions' second language, where the show has one
+        if show.translation is not None:
+            glossary = show.glossary([card.name for card in self.cards.values()])
+            self.translator = Translator(config.translation, show.translation.to, glossary)
 
     # -- the first pass: words and speech on the show clock ----------------------
     def plan(self, on_segment: Callable[[int], None] | None = None) -> Plan:
@@ -76,7 +84,8 @@ class Rehearsal:
         return plan
 
     def new_plan(self) -> Plan:
-        return Plan(self.show, phonemes={pid: [] for pid in self.show.panelists})
+        language = self.translator.language.tag if self.translator else None
+        return Plan(self.show, phonemes={pid: [] for pid in self.show.panelists}, language=language)
 
     def fill(self, plan: Plan, on_segment: Callable[[int], None] | None = None) -> None:
         """Plan the show into ``plan``, segment by segment (a renderer may follow)."""
@@ -97,10 +106,11 @@ class Rehearsal:
             start = 0.0 if index == 0 else clock.now()
             if segment.kind == "line":
                 turn = Turn(index, segment.by, self.cards[segment.by].name, "line")
-                await clock.sleep_until(self._speak(plan, turn, [Clause(segment.line, (), "scripted")], clock.now()))
+                said = await self._speak(plan, turn, [Clause(segment.line, (), "scripted")], clock.now())
+                await clock.sleep_until(said)
             else:
                 kind = "question" if segment.kind == "ask" else "moderator"
-                question, asked = self._moderator(plan, index, segment, kind, clock.now())
+                question, asked = await self._moderator(plan, index, segment, kind, clock.now())
                 await clock.sleep_until(asked)
                 if segment.kind == "ask":
 
@@ -115,11 +125,11 @@ class Rehearsal:
                 on_segment(index)
         plan.thinking_seconds = time.perf_counter() - started
 
-    def _moderator(self, plan: Plan, index: int, segment: Segment, kind: str, clock: float) -> tuple[str, float]:
+    async def _moderator(self, plan: Plan, index: int, segment: Segment, kind: str, clock: float) -> tuple[str, float]:
         """The moderator's words, voiced or from their WAV: (the words, the clock after them)."""
         turn = Turn(index, MODERATOR, self.show.moderator.name, kind)
         if segment.wav is None:
-            return segment.text, self._speak(plan, turn, [Clause(segment.text, (), "scripted")], clock)
+            return segment.text, await self._speak(plan, turn, [Clause(segment.text, (), "scripted")], clock)
         path = self.show.wav_path(segment)
         try:
             audio = read_wav(path)
@@ -131,7 +141,7 @@ class Rehearsal:
         chunk = AudioChunk((np.clip(audio, -1, 1) * 32767).astype(np.int16), LISTEN_RATE, clock)
         turn.text, turn.start, turn.end = words, clock, chunk.end
         plan.mixer.add(chunk)
-        plan.captions += held(cues([Caption(turn.name, words, clock, chunk.end)]))
+        await self._caption(plan, [Caption(turn.name, words, clock, chunk.end)])
         plan.turns.append(turn)
         plan.advance(chunk.end)
         return words, chunk.end
@@ -141,7 +151,7 @@ class Rehearsal:
         turn = Turn(index, pid, card.name, "answer")
         if segment.answer is not None:
             turn.outcome = "scripted"
-            return self._speak(plan, turn, [Clause(segment.answer, (), "scripted")], clock)
+            return await self._speak(plan, turn, [Clause(segment.answer, (), "scripted")], clock)
         started = time.perf_counter()
         clauses: list[Clause] = []
         voiced: list[Voiced] = []
@@ -164,9 +174,9 @@ class Rehearsal:
                 turn.outcome = event.outcome
                 if event.outcome != "cut at the time limit":  # what is said so far stands, with its sources
                     turn.sources, turn.titles = list(event.sources), list(event.titles)
-        return self._speak(plan, turn, clauses, clock, voiced)
+        return await self._speak(plan, turn, clauses, clock, voiced)
 
-    def _speak(
+    async def _speak(
         self, plan: Plan, turn: Turn, clauses: list[Clause], clock: float, voiced: list[Voiced] | None = None
     ) -> float:
         """Put a turn's clauses on the plan from ``clock`` (voicing them unless
@@ -180,8 +190,7 @@ class Rehearsal:
             if turn.speaker != MODERATOR:
                 plan.phonemes[turn.speaker] += piece.placed.speech.phonemes
             clock = piece.placed.end
-        # the turn's captions as subtitles running on across its pieces, the first naming who speaks
-        plan.captions += held(cues([piece.placed.caption for piece in voiced]))
+        await self._caption(plan, [piece.placed.caption for piece in voiced])
         turn.end = clock
         turn.text = " ".join(c.text for c in clauses)
         if not turn.sources:
@@ -190,6 +199,23 @@ class Rehearsal:
         plan.turns.append(turn)
         plan.advance(clock)
         return clock
+
+    async def _caption(self, plan: Plan, said: list[Caption]) -> None:
+        """A turn's captions as subtitles running on across its pieces, the
+        first naming who speaks; and the same in the second language, each
+        piece translated (a piece the model fails on has no second line)."""
+        plan.captions += held(cues(said))
+        if self.translator is None:
+            return
+        translated = []
+        for caption in said:
+            try:
+                done = await self.translator.translate(caption.text)
+            except TranslationError as err:
+                log.warning("no translation for %r: %s", caption.text[:40], err)
+                continue
+            translated.append(replace(caption, text=done.text))
+        plan.translated += held(cues(translated, chinese=self.translator.language.chinese))
 
 
 def _quietly(fill, plan: Plan, on_segment) -> None:
@@ -234,8 +260,10 @@ def rehearse(
     video: bool = True,
     on_segment: Callable[[int], None] | None = None,
     on_frames: Callable[[int, int], None] | None = None,
+    both: bool = False,
 ) -> Outputs:
-    """Plan the show, render it, and write the video, captions and report into ``folder``."""
+    """Plan the show, render it, and write the video, captions and report into
+    ``folder``; ``both``: the video shows the captions' translation too."""
     started = time.perf_counter()
     folder = check_folder(folder)
     rehearsal = Rehearsal(show, cards, config, backend)
@@ -245,7 +273,7 @@ def rehearse(
         planner = threading.Thread(target=_quietly, args=(rehearsal.fill, plan, on_segment), name="rehearsal-planner")
         planner.start()
         try:
-            render_video(plan, folder / "rehearsal.mp4", cards, config.avatar.fps, on_frames=on_frames)
+            render_video(plan, folder / "rehearsal.mp4", cards, config.avatar.fps, on_frames=on_frames, both=both)
         finally:
             planner.join()
         files.append(folder / "rehearsal.mp4")

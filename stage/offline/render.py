@@ -34,8 +34,10 @@ def render_video(
     fps: int = 25,
     size: tuple[int, int] = (1280, 720),
     on_frames: Callable[[int, int | None], None] | None = None,
+    both: bool = False,
 ) -> int:
-    """Draw the stage composite into ``out`` (MP4) as the plan settles; the frame count."""
+    """Draw the stage composite into ``out`` (MP4) as the plan settles; the
+    frame count. ``both``: the captions' translation under them too."""
     show = plan.show
     compositor = StageCompositor(
         show.title, [(cards[p].name, cards[p].title) for p in show.panelists], *size, moderator=show.moderator.name
@@ -63,11 +65,11 @@ def render_video(
                 last = count if plan.finished else math.floor((plan.ready_until - MouthCurve.AHEAD) * fps) - 1
                 while n < last:
                     t = n / fps
-                    caption = plan.caption_at(t)
+                    caption, second = plan.caption_at(t), plan.translated_at(t) if both else None
                     rgb = compositor.compose(
                         [r.frame(n).rgb for r in renderers.values()],
                         seats.get(plan.speaker_at(t)),
-                        (caption.speaker, caption.text) if caption else None,
+                        (caption.speaker, caption.text, second.text if second else "") if caption else None,
                     )
                     encoder.frame(Frame(rgb, t))
                     n += 1

@@ -12,19 +12,27 @@ import pysubs2
 from stage.offline.plan import Plan
 
 
-def write_captions(plan: Plan, folder: Path) -> tuple[Path, Path]:
-    subs = pysubs2.SSAFile()
-    for cue in plan.captions:
-        subs.append(
-            # at most two lines of 42 characters; a turn's first cue names its speaker (stage/timeline/cues.py)
-            pysubs2.SSAEvent(
-                start=round(cue.start * 1000), end=round(cue.end * 1000), text=cue.text.replace("\n", r"\N")
+def write_captions(plan: Plan, folder: Path) -> list[Path]:
+    """``captions.srt`` and ``.vtt``; with a translation, ``captions.LANGUAGE.srt`` and ``.vtt`` too."""
+    tracks = {"captions": plan.captions}
+    if plan.language:
+        tracks[f"captions.{plan.language}"] = plan.translated
+    files = []
+    for name, captions in tracks.items():
+        subs = pysubs2.SSAFile()
+        for cue in captions:
+            # at most two lines of 42 characters (16 of Chinese); a turn's first cue
+            # names its speaker (stage/timeline/cues.py)
+            subs.append(
+                pysubs2.SSAEvent(
+                    start=round(cue.start * 1000), end=round(cue.end * 1000), text=cue.text.replace("\n", r"\N")
+                )
             )
-        )
-    srt, vtt = folder / "captions.srt", folder / "captions.vtt"
-    subs.save(str(srt), format_="srt")
-    subs.save(str(vtt), format_="vtt")
-    return srt, vtt
+        srt, vtt = folder / f"{name}.srt", folder / f"{name}.vtt"
+        subs.save(str(srt), format_="srt")
+        subs.save(str(vtt), format_="vtt")
+        files += [srt, vtt]
+    return files
 
 
 def report(plan: Plan, rendered_seconds: float | None = None) -> dict:

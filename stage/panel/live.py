@@ -23,10 +23,11 @@ from stage.panel.feed import Feed
 from stage.panel.order import Panel
 from stage.panel.relay import Relay
 from stage.panel.show import ALL, Show
-from stage.panel.translate import Translations, Translator
 from stage.session.call import CallSession
 from stage.session.ports import AvatarOutput
+from stage.session.translating import Translations
 from stage.think.guardrails import check_question
+from stage.think.translation import Translator
 from stage.timeline.mixer import Mixer
 
 
@@ -41,14 +42,15 @@ class Stage:
         translator: Translator | None = None,
         *,
         runtime: Runtime,
+        seconds: float = 6.0,
     ):
-        self.show, self.sessions, self.audit, self.translator = show, sessions, audit, translator
+        self.show, self.sessions, self.audit = show, sessions, audit
         self.runtime = runtime
         self.clock, self.mixer = Clock(), Mixer()
         self.panel = Panel(self.clock)
         self.relays: dict[str, Relay] = {}
         self.feed = Feed(self.clock)
-        self.translations = Translations(translator, self.feed)
+        self.translations = Translations(translator, self.feed.publish, self.clock, seconds)
         self.selected = next(iter(sessions))  # who the moderator's unaddressed words go to
         self._flow: asyncio.Task | None = None
         for pid, session in sessions.items():
@@ -77,6 +79,7 @@ class Stage:
         *,
         by: str = "moderator",
         asker: str | None = None,
+        original: str | None = None,
         said_until: float | None = None,
     ) -> asyncio.Task:
         """Put ``question`` to a panelist or to all (in order); what was in
@@ -84,13 +87,16 @@ class Stage:
         ``by`` says who put it (the audience, with the ``asker``'s name; the
         moderator, typed; their microphone): the stage shows it as theirs, and
         never shows a question the guardrail refuses. ``said_until``: when a
-        spoken question's last word was said (its answers' latency counts from there)."""
+        spoken question's last word was said (its answers' latency counts from there).
+        ``original``: the asker's own words, where ``question`` translates them."""
         order = list(self.sessions) if to == ALL else [to]
         self.stop(log_it=False)
         checks = [check_question(question, self.sessions[pid].thinker.card) for pid in order]
         refused = next((check.rule for check in checks if check.action == "block"), None)
         self.audit.write("ask", id=qid, question=question, to=to, by=by, refused=refused)
-        message = AskedMessage(question=question, to=to, id=qid, by=by, asker=asker, refused=refused)
+        message = AskedMessage(
+            question=question, to=to, id=qid, by=by, asker=asker, refused=refused, original=original or None
+        )
         self.publish(message, viewers=refused is None and by != "microphone")
         flow = self._answer_in_turn(question, order, done, self.now() if said_until is None else said_until)
         self._flow = asyncio.get_running_loop().create_task(flow)
@@ -154,7 +160,7 @@ class Stage:
         return self.feed.publish(message, viewers)
 
     def translate(self, caption: Message) -> None:
-        """A caption's second line, published when it is ready (if there is a translator)."""
+        """A caption's second line, published after it when ready (if there is a translator)."""
         self.translations.add(caption)
 
     async def close(self) -> None:

@@ -46,6 +46,7 @@ class Question:
     edited: bool = False
     asked: str = ""  # ISO time it was last asked
     outcome: str = ""  # how its last answer ended: answered, stopped (cut: it may be asked again)
+    original: str = ""  # the asker's own words, where they were translated into English for the panel
 
 
 class QuestionQueue:
@@ -73,11 +74,14 @@ class QuestionQueue:
             raise PanelError(f"a name is at most {MAX_NAME} characters")
         return text, name
 
-    def submit(self, text: str, name: str = "", client: str = "") -> Question:
-        """Queue an audience question; ``client`` (as the log should keep it: hashed, unless configured) is logged."""
+    def submit(self, text: str, name: str = "", client: str = "", original: str = "") -> Question:
+        """Queue an audience question (``original``: the asker's words, when ``text`` is their
+        translation); ``client`` (as the log should keep it: hashed, unless configured) is logged."""
         text, name = self.check(text, name)
         order = max((q.order for q in self.questions.values()), default=0.0) + 1.0
-        record = self.log.write("question", id=uuid.uuid4().hex[:10], text=text, name=name, client=client, order=order)
+        record = self.log.write(
+            "question", id=uuid.uuid4().hex[:10], text=text, name=name, client=client, order=order, original=original
+        )
         return self._apply(record)
 
     # -- what the moderator does ------------------------------------------------
@@ -149,6 +153,7 @@ class QuestionQueue:
                 record.get("name", ""),
                 order=float(record.get("order", 0)),
                 submitted=record.get("at", ""),
+                original=record.get("original", ""),
             )
             self.questions[qid] = question
             return question

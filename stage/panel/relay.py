@@ -11,7 +11,7 @@ from stage.core.events import AnswerEnd, Clause, GuardrailDecision
 from stage.core.wire import CaptionMessage, ClauseMessage, DecisionMessage, GuardrailMessage, Message
 from stage.panel.audit import AuditLog, cited
 from stage.panel.feed import Feed
-from stage.panel.translate import Translations
+from stage.session.translating import Translations
 
 
 class Relay:
@@ -23,6 +23,7 @@ class Relay:
     def forget(self) -> None:
         """The answer in progress was stopped: its clauses are no answer's."""
         self.clauses = []
+        self.translations.forget()
 
     def send(self, message: Message) -> None:
         """A wire message of the session's: published as the panelist's."""
@@ -44,6 +45,7 @@ class Relay:
             self.feed.publish(DecisionMessage(panelist=self.pid, **asdict(event)), viewers=False)
         elif isinstance(event, Clause):
             self.clauses.append(event)
+            self.translations.prepare(event.text)  # translated while it is voiced
             clause = ClauseMessage(
                 panelist=self.pid,
                 text=event.text,

@@ -16,6 +16,9 @@ A show file is YAML (demo shows are in ``prompts/shows/``)::
         slot: 10s
       - wav: closing.wav                       # a recorded moderator line
         slot: 0:20
+    translation:                               # captions in a second language too
+      to: zh-Hant-HK                           # Hong Kong Traditional (or zh-Hans, or "French")
+      glossary: hong-kong-glossary.yaml        # terms always written the same way
 
 A segment is exactly one of ``say``, ``ask`` or ``line``, or a ``wav`` file
 of the moderator (transcribed for the captions); ``ask`` may take its
@@ -36,6 +39,7 @@ from stage.core.errors import FiresideError
 from stage.core.yamlfile import line_of, nodes, read_mapping, validate
 from stage.think.guardrails import require_question
 from stage.think.persona import PersonaCard, UnknownPersona
+from stage.think.translation import Glossary, TranslationError
 from voices.catalog import UnknownVoice, VoiceCatalog
 
 ALL = "all"
@@ -133,6 +137,16 @@ class Segment(BaseModel):
         return f"to {self.to}: {words}" if self.kind == "ask" else f"moderator: {words}"
 
 
+class Translation(BaseModel):
+    """The captions' second line: their language and the organiser's terms."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(default="zh-Hant-HK", min_length=2)  # zh-Hant-HK, zh-Hans, or a language's name
+    # terms always written the same way ("HKMA: 香港金融管理局"), or a YAML file of them
+    glossary: dict[str, str] | str | None = None
+
+
 class Show(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -141,7 +155,17 @@ class Show(BaseModel):
     moderator: Moderator = Moderator()
     panelists: list[str] = Field(min_length=1, max_length=6)
     segments: list[Segment] = Field(min_length=1)
+    translation: Translation | None = None  # none: captions in English only
     path: Path | None = Field(default=None, exclude=True)
+
+    def glossary(self, names: list[str] = ()) -> Glossary:
+        """The translation's glossary, with ``names`` (the panelists', the
+        moderator's) kept as they are written."""
+        terms = {name: name for name in [self.moderator.name, *names]}
+        if self.translation is not None:
+            base = self.path.parent if self.path is not None else None
+            terms.update(Glossary.load(self.translation.glossary, base).terms)
+        return Glossary(terms)
 
     def wav_path(self, segment: Segment) -> Path:
         """A segment's WAV file; a relative path is relative to the show file."""
@@ -197,4 +221,9 @@ def load_show(path: Path | str, cards: dict[str, PersonaCard], catalog: VoiceCat
             wav = show.wav_path(segment)
             if not wav.is_file():
                 fail(["segments", i, "wav"], f"{wav} does not exist")
+    if show.translation is not None:
+        try:
+            show.glossary()
+        except TranslationError as err:
+            fail(["translation", "glossary"], str(err))
     return show

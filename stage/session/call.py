@@ -38,7 +38,9 @@ from stage.core.wire import CaptionMessage, Message
 from stage.listen.listener import Listener
 from stage.session.ports import AvatarOutput
 from stage.session.speaking import Speaking
+from stage.session.translating import Translations
 from stage.think.thinker import Thinker
+from stage.think.translation import Translator
 from stage.timeline.mixer import Mixer
 from voices.speech import SpeechEngine
 
@@ -75,6 +77,8 @@ class CallSession:
         self.speaker.holding = lambda: self.thinker.card.holding_line(self.thinker.turn)
         self._draft: str | None = None  # the question a draft answer is being prepared for
         self._listening = asyncio.Lock()
+        self._send: Callable[[Message], None] = lambda message: None  # the transport's
+        self.translations: Translations | None = None  # the captions' second line, where the caller chose one
         self.closed = False
 
     def join(self, clock: Clock, mixer: Mixer) -> None:
@@ -109,7 +113,20 @@ class CallSession:
 
     @send.setter
     def send(self, send: Callable[[Message], None]) -> None:
-        self.speaker.send = send
+        self._send = send
+
+        def sending(message: Message) -> None:
+            send(message)
+            if self.translations is not None and isinstance(message, CaptionMessage):
+                if message.speaker == self.persona_id:
+                    self.translations.add(message)
+
+        self.speaker.send = sending
+
+    def translate_captions(self, translator: Translator, seconds: float) -> None:
+        """Send each of the avatar's captions in ``translator``'s language too, after it (a line
+        not ready ``seconds`` after its caption is dropped)."""
+        self.translations = Translations(translator, lambda message: self._send(message), self.clock, seconds)
 
     @property
     def speaking(self) -> bool:
@@ -202,13 +219,19 @@ class CallSession:
     def stop_speaking(self) -> None:
         """Barge-in or the moderator's stop: silence now, mouth at rest, answer dropped."""
         self.speaker.stop()
+        if self.translations is not None:
+            self.translations.forget()
 
     def _record(self, event) -> None:
         self.events.append((self.now(), event))
         del self.events[:-500]
+        if self.translations is not None and isinstance(event, Clause):
+            self.translations.prepare(event.text)  # translated while it is voiced
         if self.observer is not None:
             self.observer(event)
 
     async def close(self) -> None:
         self.closed = True
         self.stop_speaking()
+        if self.translations is not None:
+            self.translations.close()

@@ -16,7 +16,9 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import AsyncIterator, Protocol
+from typing import AsyncIterator, Callable, Protocol
+
+import numpy as np
 
 from stage.core.errors import FiresideError
 from stage.core.paths import smollm2_gguf
@@ -31,8 +33,18 @@ class ChatModel(Protocol):
     name: str
 
     def stream(
-        self, messages: list[dict], *, model: str | None = None, max_tokens: int = 120, temperature: float = 0.0
-    ) -> AsyncIterator[str]: ...
+        self,
+        messages: list[dict],
+        *,
+        model: str | None = None,
+        max_tokens: int = 120,
+        temperature: float = 0.0,
+        banned: Callable[[list[str]], list[int]] | None = None,
+    ) -> AsyncIterator[str]:
+        """Text deltas as they come. ``banned``: given the vocabulary (each
+        token's text), the tokens the reply may not use (an embedded model's
+        only: a server is asked as it is)."""
+        ...
 
 
 def default_gguf() -> Path:
@@ -54,7 +66,7 @@ class EmbeddedModel:
     MAX_CONTEXTS = 6
     AHEAD = 2  # tokens the model may run ahead of its reader
 
-    def __init__(self, path: Path | None = None, n_ctx: int = 2048, threads: int | None = None):
+    def __init__(self, path: Path | None = None, n_ctx: int = 2048, threads: int | None = None, nice: int = 0):
         path = Path(path) if path else default_gguf()
         if not path.is_file():
             raise ModelError(f"no GGUF model at {path}")
@@ -62,7 +74,11 @@ class EmbeddedModel:
         # call's listening and video need the rest
         self.path, self.n_ctx, self.threads = path, n_ctx, threads or max(1, (os.cpu_count() or 2) // 2)
         self.name = f"embedded:{path.name}"
+        # the generating thread's niceness (Linux, inherited by llama.cpp's own threads):
+        # work that may be late, such as translation, yields the cores to the call's
+        self.nice = nice
         self._contexts: dict[str, object] = {}  # system prompt -> Llama, most recent last
+        self._vocabulary: list[str] | None = None
         self._lock = threading.Lock()
         self._context("")  # fail now on a file llama.cpp cannot load
 
@@ -87,11 +103,37 @@ class EmbeddedModel:
         self._contexts[system_prompt] = llama
         return llama
 
-    def _generate(self, messages, max_tokens, temperature, stop: threading.Event, emit) -> None:
+    def vocabulary(self) -> list[str]:
+        """Each token's text, by id (made once)."""
+        if self._vocabulary is None:
+            llama = self._context("")
+            self._vocabulary = [llama.detokenize([i]).decode("utf-8", "ignore") for i in range(llama.n_vocab())]
+        return self._vocabulary
+
+    def _generate(self, messages, max_tokens, temperature, stop: threading.Event, emit, banned=None) -> None:
+        from llama_cpp import LogitsProcessorList
+
         with self._lock:
+            if stop.is_set():  # given up while it waited its turn
+                return
             llama = self._context(messages[0]["content"] if messages and messages[0]["role"] == "system" else "")
+            processors = None
+            if banned is not None:
+                ids = np.asarray(banned(self.vocabulary()), dtype=np.int64)
+
+                def ban(_, scores):
+                    scores[ids] = -np.inf
+                    return scores
+
+                processors = LogitsProcessorList([ban])
             chunks = llama.create_chat_completion(
-                messages, stream=True, max_tokens=max_tokens, temperature=temperature, repeat_penalty=1.15, seed=0
+                messages,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                repeat_penalty=1.15,
+                seed=0,
+                logits_processor=processors,
             )
             for chunk in chunks:
                 if stop.is_set():
@@ -117,7 +159,7 @@ class EmbeddedModel:
         with self._lock:
             save_state(self._context(system_prompt), saved)
 
-    async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0):
+    async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0, banned=None):
         """Tokens as they come. The model runs at most ``AHEAD`` tokens
         ahead of the reader: while a clause is being voiced, thinking waits,
         and the voice has the cores (what is heard first is what is late)."""
@@ -139,8 +181,10 @@ class EmbeddedModel:
             post(delta)
 
         def generate() -> None:
+            if self.nice:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
             try:
-                self._generate(messages, max_tokens, temperature, stop, emit)
+                self._generate(messages, max_tokens, temperature, stop, emit, banned)
             except Exception as err:  # noqa: BLE001 - handed to the reader
                 post(ModelError(f"{self.name} failed: {err}"))
             finally:
@@ -180,7 +224,7 @@ class OpenAIModel:
             timeout=Timeout(stall_seconds, connect=connect_seconds),
         )
 
-    async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0):
+    async def stream(self, messages, *, model=None, max_tokens=120, temperature=0.0, banned=None):
         import openai
 
         try:
@@ -207,9 +251,9 @@ class OpenAIModel:
 
 
 @lru_cache(maxsize=4)
-def embedded_model(path: str | None = None, threads: int | None = None) -> EmbeddedModel:
+def embedded_model(path: str | None = None, threads: int | None = None, nice: int = 0) -> EmbeddedModel:
     """One loaded embedded model per process and path."""
-    return EmbeddedModel(Path(path) if path else None, threads=threads)
+    return EmbeddedModel(Path(path) if path else None, threads=threads, nice=nice)
 
 
 def connect(
@@ -220,10 +264,11 @@ def connect(
     api_key_env: str = "OPENAI_API_KEY",
     stall_seconds: float = 3.0,
     threads: int | None = None,
+    nice: int = 0,
 ) -> ChatModel:
     """``embedded`` or an OpenAI-compatible base URL (``http://host:8000/v1``)."""
     if backend == "embedded":
-        return embedded_model(model_path, threads)
+        return embedded_model(model_path, threads, nice)
     if backend.startswith(("http://", "https://")):
         return OpenAIModel(backend, model, api_key_env, stall_seconds)
     raise ModelError(f"unknown model backend {backend!r}: use 'embedded' or an http(s):// URL")

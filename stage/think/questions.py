@@ -33,6 +33,17 @@ def about_persona(question: str) -> bool:
     return bool(_ABOUT_PERSONA.search(question))
 
 
+def unaddressed(question: str, names: list[str]) -> str:
+    """The question without the name it is put to ("Ada, when did FPS launch?"
+    is "When did FPS launch?"): the name says who answers, not what is asked."""
+    for name in sorted(names, key=len, reverse=True):
+        called = re.escape(name)
+        question = re.sub(rf"^\s*{called}\s*[,:]\s*", "", question, flags=re.IGNORECASE)
+        question = re.sub(rf"\s*,\s*{called}\s*(?=[?.!]?\s*$)", "", question, flags=re.IGNORECASE)
+    question = question.strip()
+    return question[:1].upper() + question[1:]
+
+
 def topic_of(question: str) -> str:
     """What a "tell me about X" question is about (X), or the question itself."""
     match = _TOPIC.match(question)

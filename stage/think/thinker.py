@@ -36,7 +36,8 @@ from stage.think.guardrails import AnswerCheck, check_question, require_question
 from stage.think.knowledge import Knowledge
 from stage.think.llm import ChatModel, connect
 from stage.think.persona import ApprovedAnswer, PersonaCard
-from stage.think.questions import about_persona, parts, topic_of
+from stage.think.questions import about_persona, parts, topic_of, unaddressed
+from voices.speech import speakable_pieces
 
 log = logging.getLogger("fireside.think")
 
@@ -70,6 +71,13 @@ class Thinker:
             {"role": "system", "content": self.system_prompt},
             {"role": "user", "content": f"Facts:\n{facts}\n\nUsing only these facts, answer: {question.strip()}"},
         ]
+
+    def sayable(self) -> list[str]:
+        """What this persona may say, clause by clause, as its answers say it: its
+        approved answers, holding lines and knowledge's sentences (to translate ahead)."""
+        texts = [a.answer for a in self.card.approved_answers] + list(self.card.holding_lines)
+        texts += self.knowledge.sentences
+        return [piece for text in texts for piece in speakable_pieces(text)]
 
     def warm(self) -> None:
         """Have the model evaluate this persona's prompt before the first question."""
@@ -155,8 +163,8 @@ class Thinker:
         sentences that best answer it (none: nothing in the knowledge does).
         Each part of a question that asks two or three things is answered
         from its own source, in the time the whole answer has; a "tell me
-        about X" question is about X."""
-        asked = parts(question)
+        about X" question is about X; the persona's name in it ("Ada, ...") is no topic."""
+        asked = parts(unaddressed(question, [self.card.name, self.card.name.split()[0]]))
         all_ranked, best = [], []
         for part in asked:
             topic = topic_of(part)

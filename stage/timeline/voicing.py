@@ -63,33 +63,33 @@ async def voice_answer(
     timeline.begin(limit)
     first = True  # the answer's first clause: a slow voice says its first phrase apart
     try:
-        async for event in answer:
-            if isinstance(event, Clause):
-                yield event
-                texts = _said_as(voice, event, first)
-                first = False
+        async for said in answer:
+            if isinstance(said, Clause):
+                yield said
                 try:
-                    async for piece in _pieces(voice, event, texts, pool):
-                        if on_voiced is not None:
-                            on_voiced(piece)
-                        if ready is not None:
-                            await ready.wait()
-                        yield Voiced(timeline.place(piece, speaker, event.sources, earliest()), event)
+                    for text in _said_as(voice, said, first):
+                        async for piece in _pieces(voice, said, text, pool):
+                            if on_voiced is not None:
+                                on_voiced(piece)
+                            if ready is not None:
+                                await ready.wait()
+                            yield Voiced(timeline.place(piece, speaker, said.sources, earliest()), said)
                 except VoiceFailed as err:
                     if holding is None:
                         raise
                     async for held in _held(err, holding(), voice, timeline, speaker, ready, earliest, pool):
                         yield held
                     return
+                first = False
                 if timeline.over_limit:
                     if ready is not None:
                         await ready.wait()
-                    yield AnswerEnd("cut at the time limit", sources=event.sources)
+                    yield AnswerEnd("cut at the time limit", sources=said.sources)
                     return  # the persona's time is up: what is said so far stands
             else:
-                if ready is not None and (isinstance(event, AnswerEnd) or _flagged(event)):
+                if ready is not None and (isinstance(said, AnswerEnd) or _flagged(said)):
                     await ready.wait()
-                yield event
+                yield said
     finally:
         await answer.aclose()
 
@@ -133,32 +133,29 @@ def _flagged(event) -> bool:
 
 
 def _said_as(voice: SpeechEngine, clause: Clause, first: bool) -> list[str]:
-    """The texts a clause is voiced as: an answer's first one cut after its
-    first phrase where the voice is slow (see ``SpeechEngine.opening_words``)."""
+    """The texts a clause is voiced as: an answer's first one, where the voice
+    is slow, as its first phrase and the rest (``SpeechEngine.opening_words``)."""
     if first and voice.opening_words and clause.kind not in FIXED:
         return opening(clause.text, voice.opening_words)
     return [clause.text]
 
 
-async def _pieces(
-    voice: SpeechEngine, clause: Clause, texts: list[str], pool: Executor | None
-) -> AsyncIterator[Speech]:
+async def _pieces(voice: SpeechEngine, clause: Clause, text: str, pool: Executor | None) -> AsyncIterator[Speech]:
+    """The speech of ``text``, (a part of) ``clause``, piece by piece."""
     if pool is None:  # here and now, from the voice's memory (as ``voice_now``)
-        for text in texts:
-            for piece in remembered(voice, text):
-                yield piece
+        for piece in remembered(voice, text):
+            yield piece
         return
     loop = asyncio.get_running_loop()
     try:
         if clause.kind in FIXED:
-            for piece in await loop.run_in_executor(pool, remembered, voice, clause.text):
+            for piece in await loop.run_in_executor(pool, remembered, voice, text):
                 yield piece
             return
-        for text in texts:
-            pieces = voice.synthesize(text)
-            while (piece := await loop.run_in_executor(pool, next, pieces, None)) is not None:
-                yield piece
+        pieces = voice.synthesize(text)
+        while (piece := await loop.run_in_executor(pool, next, pieces, None)) is not None:
+            yield piece
     except SpeechError as err:  # live, a clause that cannot be said is left out, not the whole answer
-        log.warning("cannot say %r: %s", clause.text, err)
+        log.warning("cannot say %r: %s", text, err)
     except Exception as err:  # noqa: BLE001 - the voice itself failed (Piper raised)
-        raise VoiceFailed(f"the voice failed on {clause.text!r}: {err!r}") from err
+        raise VoiceFailed(f"the voice failed on {text!r}: {err!r}") from err

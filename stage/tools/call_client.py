@@ -73,8 +73,11 @@ async def _arrivals(track):
 
 
 class CallClient:
-    def __init__(self, base_url: str, persona: str, video: bool = True, keep_frames: bool = False):
+    def __init__(
+        self, base_url: str, persona: str, video: bool = True, keep_frames: bool = False, captions: str | None = None
+    ):
         self.base_url, self.persona, self.video, self.keep_frames = base_url, persona, video, keep_frames
+        self.captions = captions  # the captions' second language, if any
         self.microphone = ScriptedMicrophone()
         self.pc = RTCPeerConnection()
         self.session: str | None = None
@@ -102,7 +105,12 @@ class CallClient:
         async with aiohttp.ClientSession() as http:
             async with http.post(
                 f"{self.base_url}/offer",
-                json={"sdp": self.pc.localDescription.sdp, "type": "offer", "persona": self.persona},
+                json={
+                    "sdp": self.pc.localDescription.sdp,
+                    "type": "offer",
+                    "persona": self.persona,
+                    "captions": self.captions,
+                },
             ) as response:
                 answer = await response.json()
                 if response.status != 200:

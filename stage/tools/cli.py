@@ -90,6 +90,11 @@ def _media_commands(commands) -> None:
         help="check the show file and its cards, print the plan and the segments likely to overrun; render nothing",
     )
     rehearse.add_argument("--no-video", action="store_true", help="captions and report only (fast)")
+    rehearse.add_argument(
+        "--both",
+        action="store_true",
+        help="burn the captions' translation into the video under them (a show with a translation section)",
+    )
     rehearse.set_defaults(run=_rehearse)
 
     strip = commands.add_parser("strip", help="draw a frame strip of each rig speaking (for the README)")
@@ -129,6 +134,18 @@ def _persona_commands(commands) -> None:
     ask.add_argument("--llm", help="'embedded' or an OpenAI-compatible base URL (default: the config's llm)")
     ask.add_argument("--json", action="store_true", help="print every event as a JSON line")
     ask.set_defaults(run=_ask)
+
+    translate = commands.add_parser(
+        "translate", help="translate English lines from standard input, a line out for each (as the stage does)"
+    )
+    translate.add_argument(
+        "--to", required=True, help="a language: zh-Hant-HK (Hong Kong Traditional), zh-Hans, or a language's name"
+    )
+    translate.add_argument("--glossary", type=Path, help="a YAML file of 'term: translation' lines (default: none)")
+    translate.add_argument(
+        "--model", help="qwen2.5-1.5b or qwen2.5-0.5b, or a GGUF path (default: the config's translation.model)"
+    )
+    translate.set_defaults(run=_translate)
 
     listen = commands.add_parser("listen", help="transcribe an audio file: partials, finals and turns")
     listen.add_argument("file", type=Path, help="an audio file (WAV, MP3, anything FFmpeg reads)")
@@ -192,6 +209,8 @@ BENCHES = {  # what each bench measures, and about how long it takes here
     "livekit": "LiveKit rooms: set-up, voice to voice, fan-out (10 minutes)",
     "fuzz": "bad input at every endpoint, card and show file (minutes)",
     "soak": "a call held for --minutes (30 minutes)",
+    "translate": "captions into Chinese: chrF, script, glossary, speed, both models (20 minutes)",
+    "chinese": "spoken Mandarin and Cantonese questions through Whisper base: character error rate (2 minutes)",
 }
 
 
@@ -282,6 +301,8 @@ def _rehearse(args, config: FiresideConfig) -> int:
         return 0
     if args.out is None:
         raise OutputError("--out FOLDER is needed (or --dry-run)")
+    if args.both and show.translation is None:
+        raise OutputError(f"--both: {args.show} has no translation section (translation: {{to: zh-Hant-HK}})")
     check_folder(args.out)
     piped = not err.is_terminal  # a line per step, not a bar
     progress = Progress(
@@ -310,6 +331,7 @@ def _rehearse(args, config: FiresideConfig) -> int:
             video=not args.no_video,
             on_segment=planned,
             on_frames=lambda n, total: progress.update(rendering, completed=n, total=total),
+            both=args.both,
         )
     _rehearsed(show, result)
     return 0
@@ -329,6 +351,34 @@ def _rehearsed(show, result) -> None:
     )
     for path in result.files:
         out.print(f"  {path}", highlight=False)
+
+
+def _translate(args, config: FiresideConfig) -> int:
+    """Standard input's lines translated, one line out for each (an empty one
+    where a line fails, said on standard error); 1 if any failed."""
+    from stage.think.translation import Glossary, TranslationError, Translator
+
+    settings = config.translation
+    if args.model:
+        settings = settings.model_copy(update={"backend": "embedded", "model": args.model})
+    translator = Translator(settings, args.to, Glossary.load(args.glossary))
+    failed, lines = 0, 0
+    sys.stdin.reconfigure(encoding="utf-8")
+    try:
+        for lines, line in enumerate(sys.stdin, start=1):
+            text = line.strip()
+            if not text:
+                print(flush=True)
+                continue
+            try:
+                print(translator.translate_now(text).text, flush=True)
+            except TranslationError as error:
+                failed += 1
+                err.print(f"[yellow]warning:[/] line {lines}: {error}", highlight=False)
+                print(flush=True)
+    except UnicodeDecodeError:
+        raise TranslationError(f"standard input is not UTF-8 text (after line {lines})") from None
+    return 1 if failed else 0
 
 
 def _voices(args, config: FiresideConfig) -> int:

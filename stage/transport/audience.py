@@ -21,6 +21,7 @@ import secrets
 from aiohttp import web
 
 from stage.panel.queue import PanelError, QuestionQueue, RateLimit, TooMany
+from stage.think.translation import is_chinese
 from stage.transport.bodies import AskBody
 from stage.transport.http import WEB, RequestError, client_address, read_body
 from stage.transport.live_show import LiveShow
@@ -64,7 +65,12 @@ class AudienceRoutes:
         except TooMany as err:
             raise RequestError(429, str(err)) from None
         logged = address if self.live.config.panel.log_addresses else f"hash:{self._sign(address)}"
-        question = self.live.queue.submit(text, name, logged)
+        original = ""
+        if is_chinese(text):  # asked in Chinese: the panel is asked in English, the console shows both
+            english = await self.live.into_english(text)
+            if english:
+                text, original = english, text
+        question = self.live.queue.submit(text, name, logged, original=original)
         self.live.limit.took(asker)
         self.addresses.took(address)
         log.info("question %s from %s", question.id, logged)

@@ -28,10 +28,11 @@ class Offer(Body):
 
 
 class CallOffer(Offer):
-    """A call's offer, with the persona it calls."""
+    """A call's offer, with the persona it calls and the captions' second language, if any."""
 
-    shape = '{"sdp", "type", "persona"}'
+    shape = '{"sdp", "type", "persona", "captions"}'
     persona: str | None = None
+    captions: str | None = None  # a language of the config's translation.languages; none: English only
 
 
 class AskBody(Body):

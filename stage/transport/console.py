@@ -64,6 +64,10 @@ class Console:
         app.on_shutdown.append(self.shutdown)
 
     async def startup(self, app: web.Application) -> None:
+        if self.live.stage is not None:  # translating what the panelists may say, while they wait
+            self.live.stage.translations.start()
+        if self.live.show.translation is not None:  # questions the audience may write in Chinese
+            self.live.english()
         if self.live.room is not None:  # the panelists into the show's LiveKit room
             await self.live.room.open()
 

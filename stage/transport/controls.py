@@ -64,7 +64,7 @@ class StageControls:
                 self.live.queue.mark(qid, "answered" if outcome == "answered" else "approved", outcome=outcome)
 
         if question is not None:  # the audience's: shown as theirs
-            stage.ask(text, to, qid, done, by="audience", asker=question.name)
+            stage.ask(text, to, qid, done, by="audience", asker=question.name, original=question.original)
         else:
             stage.ask(text, to, by="moderator")
         return web.json_response({"asked": text, "to": to, "id": qid})

@@ -4,6 +4,8 @@ moderator's token, and the open connections)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from pathlib import Path
 
@@ -14,12 +16,14 @@ from stage.panel.live import Stage
 from stage.panel.queue import QuestionQueue, RateLimit
 from stage.panel.running import RunOfShow
 from stage.panel.show import Show
-from stage.panel.translate import Translator
 from stage.panel.triage import Triage
+from stage.think.translation import TranslationError, Translator
 from stage.transport.http import RequestError, trusted_networks
 from stage.transport.offers import Peers
 from stage.transport.rooms.connect import LiveKitSettings
 from stage.transport.rooms.panel import StageRoom
+
+log = logging.getLogger("fireside.panel")
 
 
 def panel_folder(config: FiresideConfig, show: Show) -> Path:
@@ -48,17 +52,57 @@ class LiveShow:
         self.running: RunOfShow | None = None  # the segments' times, once the stage is open
         self.peers = Peers()  # stage viewers and the moderator's microphone
         self.room: StageRoom | None = None  # the show's LiveKit room, with ``livekit``
+        self._into_english: asyncio.Task | None = None  # the translator of questions asked in Chinese
 
     def open_stage(self, sessions: dict, runtime: Runtime) -> None:
-        translation = self.config.panel.translation
         self.stage = Stage(
-            self.show, sessions, self.log, Translator(translation) if translation else None, runtime=runtime
+            self.show,
+            sessions,
+            self.log,
+            self.translator([s.thinker.card.name for s in sessions.values()]),
+            runtime=runtime,
+            seconds=self.config.translation.seconds,
         )
+        if self.config.translation.cache and self.config.translation.warm:
+            self.stage.translations.warm([text for s in sessions.values() for text in s.thinker.sayable()])
         self.triage = Triage({pid: session.thinker for pid, session in sessions.items()})
         self.running = RunOfShow(self.show, self.stage.clock, self.log)
         if self.livekit is not None:
             name = f"fireside-{self.show.path.stem if self.show.path else 'panel'}"
             self.room = StageRoom(self.livekit, self.stage, name)
+
+    def translator(self, names: list[str]) -> Translator | None:
+        """The show's translator of captions, with the panelists' names in its glossary; none
+        without a ``translation`` section (or when its model cannot load: English only, said why)."""
+        if self.show.translation is None:
+            return None
+        try:
+            return Translator(self.config.translation, self.show.translation.to, self.show.glossary(names))
+        except TranslationError as err:
+            log.error("captions in English only: %s", err)
+            return None
+
+    def english(self) -> asyncio.Task:
+        """The translator of questions written in Chinese (the glossary read
+        backwards), loading: made once, from the show's opening (in the event loop)."""
+        if self._into_english is None:
+            glossary = self.show.glossary(list(self.names().values())).reversed()
+            settings = self.config.translation
+            if settings.backend == "embedded":
+                settings = settings.model_copy(update={"model": settings.questions_model})
+            self._into_english = asyncio.get_running_loop().create_task(
+                asyncio.to_thread(Translator, settings, "en", glossary)
+            )
+        return self._into_english
+
+    async def into_english(self, text: str) -> str | None:
+        """An audience question written in Chinese, in English for the panel;
+        None where the model fails (it is queued as written)."""
+        try:
+            return (await (await self.english()).translate(text)).text
+        except TranslationError as err:
+            log.warning("a question in Chinese is queued as written: %s", err)
+            return None
 
     def names(self) -> dict[str, str]:
         """Each panelist's display name, by id (the id itself until the stage is open)."""

@@ -16,6 +16,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, type[Body] | None]] = {
     ("GET", "/"): ("the call page", None),
     ("GET", "/personas"): ("who can be called", None),
     ("GET", "/personas/{persona}/still.png"): ("a persona's face at rest (PNG)", None),
+    ("GET", "/languages"): ("the caption languages a caller may choose, besides English", None),
     ("GET", "/status"): ("the calls under way", None),
     ("POST", "/offer"): ("a call: the browser's WebRTC offer, answered", bodies.CallOffer),
     ("GET", "/openapi.json"): ("this document", None),

@@ -25,6 +25,7 @@ from stage.core.config import FiresideConfig
 from stage.session.call import CallSession
 from stage.session.cast import Cast
 from stage.think.persona import load_personas
+from stage.think.translation import Glossary, TranslationError, Translator, language
 from stage.transport import openapi
 from stage.transport.bodies import CallOffer
 from stage.transport.http import (
@@ -75,6 +76,7 @@ class CallServer:
         app.router.add_get("/", self.index)
         app.router.add_get("/personas", self.personas)
         app.router.add_get("/personas/{persona}/still.png", self.still)
+        app.router.add_get("/languages", self.languages)
         app.router.add_get("/status", self.status)
         app.router.add_post("/offer", self.offer)
         app.router.add_get("/openapi.json", self.openapi)
@@ -102,6 +104,12 @@ class CallServer:
         png = await asyncio.to_thread(self.cast.still, persona)
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
+    async def languages(self, request: web.Request) -> web.Response:
+        """The caption languages a caller may choose, besides English."""
+        return web.json_response(
+            [{"tag": tag, "name": language(tag).name} for tag in self.config.translation.languages]
+        )
+
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response({"calls": len(self.calls), "sessions": sorted(self.calls)})
 
@@ -113,8 +121,14 @@ class CallServer:
             raise RequestError(
                 503, f"the server is at its limit of {self.config.call.max_calls} calls; try again later"
             )
-        # off the event loop: a persona's first session builds its knowledge
+        languages = self.config.translation.languages
+        if offer.captions and offer.captions not in languages:
+            raise RequestError(400, f"no captions in {offer.captions!r}: use one of {', '.join(languages)}")
+        # off the event loop: a persona's first session builds its knowledge, a first translator loads its model
         session = await asyncio.to_thread(self.cast.session, offer.persona)
+        if offer.captions:
+            translator = await asyncio.to_thread(self._translator, offer.captions, session.thinker.card.name)
+            session.translate_captions(translator, self.config.translation.seconds)
         peer = await accept_offer(
             offer,
             self.calls,
@@ -125,6 +139,13 @@ class CallServer:
         )
         log.info("call %s with %s (%d calls)", session.id, offer.persona, len(self.calls))
         return web.json_response({**peer.answer(), "session": session.id})
+
+    def _translator(self, to: str, name: str) -> Translator:
+        """A call's translator of captions (the persona's name kept as it is written)."""
+        try:
+            return Translator(self.config.translation, to, Glossary({name: name}))
+        except TranslationError as err:
+            raise RequestError(503, f"no captions in {to}: {err}") from None
 
     def _connect(self, peer: Peer, session: CallSession) -> None:
         """The person's microphone to the session, the session's captions to their data channel."""

@@ -43,12 +43,13 @@ class StageView:
     async def panel(self, request: web.Request) -> web.Response:
         stage = self.live.live_stage()
         cards = {pid: s.thinker.card for pid, s in stage.sessions.items()}
-        translator = stage.translator
         return web.json_response(
             {
                 "title": self.live.show.title,
                 "moderator": self.live.show.moderator.name,
-                "translation": translator.language if translator else None,
+                "translation": stage.translations.language,
+                # the second lines so far: shown, and dropped as late (or failed)
+                "translated": {"lines": len(stage.translations.latencies), "dropped": stage.translations.dropped},
                 "panelists": [{"id": pid, "name": c.name, "title": c.title} for pid, c in cards.items()],
                 # where to watch through LiveKit, with a subscribe-only token (else: /stage/offer)
                 "livekit": self.live.room.viewer() if self.live.room is not None else None,

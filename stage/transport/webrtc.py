@@ -10,6 +10,7 @@ import logging
 from fractions import Fraction
 from typing import Callable
 
+import cv2
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
@@ -41,10 +42,17 @@ class AvatarVideoTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         frame = await self.output.draw(await self.pacer.next())
-        video = VideoFrame.from_ndarray(frame.rgb, format="rgb24")
+        # in the encoders' own format, made once here: viewers that share this track through a
+        # MediaRelay get the same frame, and two encoders converting one frame at once share its
+        # swscale context, which deadlocked them (a server hung on SIGTERM, its encoders waiting)
+        video = await asyncio.to_thread(_yuv420p, frame.rgb)
         video.pts = round(frame.pts * VIDEO_CLOCK)
         video.time_base = Fraction(1, VIDEO_CLOCK)
         return video
+
+
+def _yuv420p(rgb) -> VideoFrame:
+    return VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
 
 
 class AvatarAudioTrack(MediaStreamTrack):

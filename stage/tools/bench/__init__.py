@@ -26,6 +26,8 @@ MODULES = {
     "rehearse": "rehearsal",
     "fuzz": "fuzz",
     "soak": "soak",
+    "translate": "translation",
+    "chinese": "chinese",
 }
 
 

@@ -40,6 +40,20 @@ function avatarCaption(m) {
   answering.li.scrollIntoView({ block: "end" });
 }
 
+// the answer's words in the language the caller chose, under them, as each line is ready
+function translatedCaption(m) {
+  if (!answering || answering.answer !== m.answer) return;
+  let t = answering.li.querySelector(".translation");
+  if (!t) {
+    t = document.createElement("span");
+    t.className = "translation";
+    t.lang = m.language;
+    answering.li.querySelector(".words").after(t);
+  }
+  const joint = /[\u3000-\u9fff\uff00-\uffef]$/.test(t.textContent) ? "" : " ";
+  t.textContent = (t.textContent + joint + m.text).trim();
+}
+
 function onMessage(event) {
   const m = JSON.parse(event.data);
   if (m.type === "caption" && m.speaker === "person") {
@@ -48,6 +62,8 @@ function onMessage(event) {
     if (m.final) { partial.classList.remove("partial"); partial = null; }
   } else if (m.type === "caption") {
     avatarCaption(m);
+  } else if (m.type === "translation") {
+    translatedCaption(m);
   } else if (m.type === "stopped") {
     addCaption("", "(interrupted)", "notice");
   } else if (m.type === "guardrail") {
@@ -91,7 +107,10 @@ async function start() {
   const response = await fetch("/offer", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", persona: $("persona").value }),
+    body: JSON.stringify({
+      sdp: pc.localDescription.sdp, type: "offer", persona: $("persona").value,
+      captions: $("language").value || null,
+    }),
   });
   const answer = await response.json();
   if (!response.ok) {
@@ -122,6 +141,15 @@ function ready() {
   if (!pc) status(`Press "Start the call", allow the microphone, then talk: ${option.textContent.split(" (")[0]} answers when you pause.`);
 }
 
+async function loadLanguages() {
+  for (const l of await (await fetch("/languages")).json()) {
+    const option = document.createElement("option");
+    option.value = l.tag;
+    option.textContent = l.name.replace(/ \(.*\)$/, "");
+    $("language").append(option);
+  }
+}
+
 async function loadPersonas() {
   const personas = await (await fetch("/personas")).json();
   for (const p of personas) {
@@ -137,3 +165,4 @@ $("persona").onchange = ready;
 $("start").onclick = start;
 $("hangup").onclick = () => { hangUp(); status("Call ended."); };
 loadPersonas();
+loadLanguages();

@@ -202,7 +202,10 @@ function row(question, index) {
   const when = question.submitted ? new Date(question.submitted).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}) : "";
   const meta = el("div", "meta",
     `${question.name || "anonymous"} · ${when} · ${question.status}` + (question.to ? ` · to ${nameOf(question.to)}` : ""));
-  li.append(text, meta);
+  li.append(text);
+  // asked in another language: the asker's words, under the English the panel will hear
+  if (question.original) li.append(el("div", "original", `asked as: ${question.original}`));
+  li.append(meta);
   const verdict = question.verdict;
   if (verdict) {
     const who = verdict.panelist ? ` (${nameOf(verdict.panelist)})` : "";

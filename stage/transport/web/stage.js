@@ -47,7 +47,9 @@ function translation(message) {
     p.lang = message.language;
     original.after(p);
   }
-  p.textContent = (p.textContent + " " + message.text).trim();
+  // Chinese runs on without spaces between its sentences
+  const joint = /[\u3000-\u9fff\uff00-\uffef]$/.test(p.textContent) ? "" : " ";
+  p.textContent = (p.textContent + joint + message.text).trim();
 }
 
 function speaking(pid, seconds) {
@@ -161,7 +163,10 @@ function onMessage(panel, message) {
     speaking(message.panelist, message.end - message.start);
   } else if (message.type === "asked" && message.by === "audience") {
     // the audience's words, as theirs: never the moderator's (a refused one never comes here)
-    caption(message.asker ? `Question from ${message.asker}` : "Audience question", message.question, "audience");
+    caption(message.asker ? `Question from ${message.asker}` : "Audience question",
+            message.question, "audience", message.seq);
+    // asked in another language: the asker's own words under the English
+    if (message.original) translation({ of: message.seq, text: message.original, language: "" });
   } else if (message.type === "asked" && message.by === "moderator") {
     caption(panel.moderator, message.question, "person");
   } else if (message.type === "translation") {
