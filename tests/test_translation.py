@@ -18,7 +18,7 @@ import pytest
 
 from stage.core.clock import Clock
 from stage.core.config import TranslationSettings
-from stage.core.paths import SHOWS
+from stage.core.paths import PROMPTS, SHOWS
 from stage.core.wire import CaptionMessage, TranslationMessage
 from stage.session.translating import Translations
 from stage.think.translation import (
@@ -37,7 +37,7 @@ from tests.test_console import TOKEN, PanelServer, control
 
 SMALL = "qwen2.5-0.5b"
 SETTINGS = TranslationSettings(model=SMALL, threads=2, cache=False)  # each test translates
-GLOSSARY = Glossary.load(SHOWS / "hong-kong-glossary.yaml")
+GLOSSARY = Glossary.load(PROMPTS / "glossaries" / "hong-kong.yaml")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -83,7 +83,7 @@ def test_a_show_whose_glossary_is_missing_fails_at_load(tmp_path, cards, catalog
     from stage.panel.show import ShowError, load_show
 
     show = tmp_path / "show.yaml"
-    text = (SHOWS / "hong-kong.yaml").read_text().replace("hong-kong-glossary.yaml", "nowhere.yaml")
+    text = (SHOWS / "hong-kong.yaml").read_text().replace("../glossaries/hong-kong.yaml", "nowhere.yaml")
     show.write_text(text)
     with pytest.raises(ShowError, match=r"show.yaml:\d+: translation.glossary: .*nowhere.yaml: no such glossary"):
         load_show(show, cards, catalog)
@@ -181,7 +181,7 @@ def test_a_failing_model_leaves_the_caption_alone():
 def test_the_translate_command_reads_lines_and_writes_one_for_each():
     fireside = [sys.executable, "-m", "stage.tools.cli", "translate", "--model", SMALL]
     done = subprocess.run(
-        [*fireside, "--to", "zh-Hans", "--glossary", str(SHOWS / "hong-kong-glossary.yaml")],
+        [*fireside, "--to", "zh-Hans", "--glossary", str(PROMPTS / "glossaries" / "hong-kong.yaml")],
         input="Good evening.\n\nThe HKMA runs FPS.\n",
         capture_output=True,
         text=True,

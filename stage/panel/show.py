@@ -18,7 +18,7 @@ A show file is YAML (demo shows are in ``prompts/shows/``)::
         slot: 0:20
     translation:                               # captions in a second language too
       to: zh-Hant-HK                           # Hong Kong Traditional (or zh-Hans, or "French")
-      glossary: hong-kong-glossary.yaml        # terms always written the same way
+      glossary: ../glossaries/hong-kong.yaml   # terms always written the same way
 
 A segment is exactly one of ``say``, ``ask`` or ``line``, or a ``wav`` file
 of the moderator (transcribed for the captions); ``ask`` may take its

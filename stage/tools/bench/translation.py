@@ -23,14 +23,14 @@ import aiohttp
 import yaml
 
 from stage.core.config import FiresideConfig
-from stage.core.paths import PROJECT, QWEN, SHOWS
+from stage.core.paths import PROJECT, PROMPTS, QWEN, SHOWS
 from stage.tools.bench.common import percentile, record, start_server
 from stage.tools.bench.live import answer_ended
 from stage.tools.call_client import StageViewer
 from stage.transport.webrtc import restrict_ice
 
 REFERENCES = PROJECT / "tests" / "translation_reference.yaml"
-GLOSSARY = SHOWS / "hong-kong-glossary.yaml"
+GLOSSARY = PROMPTS / "glossaries" / "hong-kong.yaml"
 LANGUAGE = "zh-Hant-HK"
 
 
