@@ -77,7 +77,7 @@ class CallClient:
         self, base_url: str, persona: str, video: bool = True, keep_frames: bool = False, captions: str | None = None
     ):
         self.base_url, self.persona, self.video, self.keep_frames = base_url, persona, video, keep_frames
-        self.captions = captions  # the captions' second language, if any
+        self.language = captions  # the captions' second language, if any
         self.microphone = ScriptedMicrophone()
         self.pc = RTCPeerConnection()
         self.session: str | None = None
@@ -109,7 +109,7 @@ class CallClient:
                     "sdp": self.pc.localDescription.sdp,
                     "type": "offer",
                     "persona": self.persona,
-                    "captions": self.captions,
+                    "captions": self.language,
                 },
             ) as response:
                 answer = await response.json()
