@@ -125,14 +125,17 @@ def in_script(text: str, lang: Language) -> str:
 def simplified(text: str) -> list[str]:
     """The characters of ``text`` only Simplified Chinese writes (这, 银), not
     those both scripts share, nor Traditional variants (説)."""
-    to_traditional, to_simplified = _converter("s2t"), _converter("t2s")
-    return [c for c in text if to_traditional.convert(c) != c and to_simplified.convert(c) == c]
+    return _only(text, away=_converter("s2t"), kept=_converter("t2s"))
 
 
 def traditional(text: str) -> list[str]:
     """The characters of ``text`` only Traditional Chinese writes (這, 銀)."""
-    to_traditional, to_simplified = _converter("s2t"), _converter("t2s")
-    return [c for c in text if to_simplified.convert(c) != c and to_traditional.convert(c) == c]
+    return _only(text, away=_converter("t2s"), kept=_converter("s2t"))
+
+
+def _only(text: str, away, kept) -> list[str]:
+    """The characters the conversion ``away`` changes and ``kept`` leaves: one script's own."""
+    return [c for c in text if away.convert(c) != c and kept.convert(c) == c]
 
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -191,6 +194,13 @@ class Glossary:
             if self.terms[term] == term and term != term.upper():
                 text = text.replace(term.upper(), term)
         return text
+
+    def put_back(self, source: str, output: str) -> str:
+        """The output with each of the source's terms it left in English written as the language writes it."""
+        for term, target in self.found(source).items():
+            if target not in output:
+                output = self._pattern(term).sub(target, output)
+        return output
 
     def missing(self, source: str, output: str) -> list[str]:
         """The source's terms whose translation the output lacks."""
@@ -389,10 +399,7 @@ class Translator:
         out = in_script(self.glossary.given_back(tidy(reply)), self.language)
         for target in self.glossary.terms.values():  # the quotation marks of a second try
             out = out.replace(f"「{target}」", target)
-        for term, target in self.glossary.found(text).items():
-            if target not in out:
-                out = self.glossary._pattern(term).sub(target, out)
-        return out
+        return self.glossary.put_back(text, out)
 
     async def _ask(self, chat: list[dict], text: str, banned=None) -> str:
         try:
