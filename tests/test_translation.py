@@ -31,6 +31,7 @@ from stage.think.translation import (
     simplified,
     traditional,
 )
+from stage.timeline.cues import lines as subtitle_lines
 from tests import waiting
 from tests.servers import ROOT, free_port
 from tests.test_console import TOKEN, PanelServer, control
@@ -52,6 +53,9 @@ def test_the_script_is_the_languages_whatever_the_model_writes():
     assert simplified("這個銀行，说") == ["说"] and traditional("这个银行，說") == ["說"]
     assert language("French").name == "French" and language("zh-hans").tag == "zh-Hans"
     assert is_chinese("轉數快是甚麼時候推出的？") and not is_chinese("What is 轉數快?")
+    # a subtitle's Chinese is cut between characters, its numbers and acronyms whole
+    said = "FPS於2018年9月推出，讓市民和商戶可以全天候即時轉賬。"
+    assert "".join(subtitle_lines(said)) == said and all(len(x) <= 16 for x in subtitle_lines(said)), said
 
 
 def test_the_glossary_and_the_names_hold_and_no_english_is_left(hong_kong):
@@ -148,8 +152,7 @@ def test_what_may_be_said_is_translated_ahead_and_shown_from_the_cache(tmp_path)
         lines = Translations(kept, published.append, Clock(), seconds=60)
         lines.warm([text])
         lines.start()
-        await waiting.until(lambda: not lines._ahead and lines._queue.empty(), 60)
-        await asyncio.sleep(0)
+        await waiting.until(lambda: lines.warmed == 1, 60)
         # the model gone: the line still comes, from what was translated ahead
         kept.model = Translator(TranslationSettings(backend=f"http://127.0.0.1:{free_port()}/v1"), "en").model
         lines.add(caption(9, text))

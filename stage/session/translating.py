@@ -58,6 +58,7 @@ class Translations:
         self.translator, self.publish, self.clock, self.seconds = translator, publish, clock, seconds
         self.latencies: list[float] = []  # seconds from each caption to its line
         self.dropped = 0  # lines later than ``seconds``, or failed
+        self.warmed = 0  # what may be said, translated ahead so far
         self._queue: asyncio.Queue[_Line] = asyncio.Queue()
         self._waiting: list[_Line] = []  # prepared, their captions not yet shown
         self._ahead: list[str] = []  # what may be said, translated when there is nothing else (``warm``)
@@ -67,6 +68,11 @@ class Translations:
     @property
     def language(self) -> str | None:
         return self.translator.language.tag if self.translator else None
+
+    @property
+    def unwarmed(self) -> int:
+        """How many of what may be said are still to translate ahead."""
+        return len(self._ahead)
 
     def warm(self, texts: list[str]) -> None:
         """Translate these, each when nothing else waits (into the translator's
@@ -116,12 +122,7 @@ class Translations:
 
     async def _work(self) -> None:
         while True:
-            while self._queue.empty() and self._ahead:  # nothing to say: what may be said
-                try:
-                    await self.translator.translate(self._ahead.pop())
-                except TranslationError as err:
-                    log.debug("not translated ahead: %s", err)
-            line = await self._queue.get()
+            line = await self._next()
             late = line.shown is not None and self.clock.now() > line.shown + self.seconds
             if not line.wanted or late:
                 line.done.set_result(None)
@@ -133,6 +134,29 @@ class Translations:
                 translation = None
             if not line.done.done():
                 line.done.set_result(translation)
+
+    async def _next(self) -> _Line:
+        """The next line to translate; until one comes, what may be said, one
+        at a time. A line that comes stops the translation ahead (the model is
+        the line's at once), which is tried again later."""
+        while self._ahead and self._queue.empty():
+            text = self._ahead.pop()
+            ahead = asyncio.ensure_future(self.translator.translate(text))
+            coming = asyncio.ensure_future(self._queue.get())
+            await asyncio.wait({ahead, coming}, return_when=asyncio.FIRST_COMPLETED)
+            if not ahead.done():
+                ahead.cancel()
+                self._ahead.append(text)
+            elif (err := ahead.exception()) is None:
+                self.warmed += 1
+            elif isinstance(err, TranslationError):
+                log.debug("not translated ahead: %s", err)
+            else:
+                raise err
+            if coming.done():
+                return coming.result()
+            coming.cancel()
+        return await self._queue.get()
 
     async def _publish(self, caption: CaptionMessage, line: _Line, before: asyncio.Task | None) -> None:
         if before is not None:

@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 
 from stage.core.events import Caption
+from stage.think.translation import is_chinese
 
 LINE = 42  # characters a line
 CHINESE_LINE = 16  # characters a line of Chinese (each as wide as about two Latin letters)
@@ -40,12 +41,7 @@ OPENS = frozenset(  # ... and before these
 # Chinese is written without spaces: each character is a word here (Latin words and
 # numbers between them stay whole: "Grace Ho", "2018")
 _HAN = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
-_CHINESE = re.compile(f"[{_HAN}]")
 _CHINESE_WORDS = re.compile(f"[{_HAN}]|[^{_HAN}]+")
-
-
-def _chinese(text: str) -> bool:
-    return len(_CHINESE.findall(text)) * 2 >= len(text.replace(" ", ""))
 
 
 def _words(text: str, chinese: bool) -> list[str]:
@@ -61,7 +57,7 @@ def _joined(words: list[str], chinese: bool) -> str:
 def lines(text: str, width: int | None = None, chinese: bool | None = None) -> list[str]:
     """``text`` in lines of at most ``width`` characters (``LINE``, or
     ``CHINESE_LINE`` for Chinese, told or seen); a longer word stands alone."""
-    chinese = _chinese(text) if chinese is None else chinese
+    chinese = is_chinese(text) if chinese is None else chinese
     width = width or (CHINESE_LINE if chinese else LINE)
     join = lambda words: _joined(words, chinese)  # noqa: E731
     out: list[str] = []
@@ -98,7 +94,7 @@ def cues(captions: list[Caption], named: bool = True, chinese: bool | None = Non
     its share of its piece's characters); with ``named``, the first begins
     with the speaker's name. Chinese captions are cut between characters."""
     if chinese is None:  # as told, else as seen
-        chinese = bool(captions) and _chinese("".join(c.text for c in captions))
+        chinese = bool(captions) and is_chinese("".join(c.text for c in captions))
     timed: list[tuple[str, float, float]] = []  # each word, when it is said
     for caption in captions:
         words = _words(caption.text, chinese)

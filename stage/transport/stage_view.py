@@ -48,8 +48,13 @@ class StageView:
                 "title": self.live.show.title,
                 "moderator": self.live.show.moderator.name,
                 "translation": stage.translations.language,
-                # the second lines so far: shown, and dropped as late (or failed)
-                "translated": {"lines": len(stage.translations.latencies), "dropped": stage.translations.dropped},
+                # the second lines so far: shown, dropped as late (or failed), and
+                # what may be said still to translate ahead
+                "translated": {
+                    "lines": len(stage.translations.latencies),
+                    "dropped": stage.translations.dropped,
+                    "unwarmed": stage.translations.unwarmed,
+                },
                 "panelists": [{"id": pid, "name": c.name, "title": c.title} for pid, c in cards.items()],
                 # where to watch through LiveKit, with a subscribe-only token (else: /stage/offer)
                 "livekit": self.live.room.viewer() if self.live.room is not None else None,
