@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -318,34 +319,9 @@ def test_the_page_in_chromium(server, joe, tmp_path):
     """Real Chromium: its fake microphone plays a Piper question into the call."""
     from playwright.sync_api import sync_playwright
 
-    question = np.concatenate(
-        [
-            np.zeros(22050 * 3, np.int16),
-            np.concatenate([p.audio.pcm for p in joe.synthesize("How do banks detect fraud?")]),
-            np.zeros(22050 * 12, np.int16),
-        ]
-    )
-    wav = tmp_path / "question.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(22050), w.writeframes(question.tobytes())
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}%noloop",
-        "--autoplay-policy=no-user-gesture-required",
-        "--allow-loopback-in-peer-connection",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--force-webrtc-ip-handling-policy=default",
-    ]
+    wav = spoken(joe, "How do banks detect fraud?", tmp_path / "question.wav")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        browser = chromium_hearing(p, wav)
         # wait_for_function evaluates with eval, which the pages' policy forbids
         # (the policy has a test of its own: test_pages_run_no_inline_script...)
         page = browser.new_page(bypass_csp=True)
@@ -409,3 +385,34 @@ def test_the_cast_builds_a_personas_knowledge_once_for_all_its_sessions(config):
         assert first.runtime is second.runtime is cast.runtime
     finally:
         cast.close()
+
+
+def spoken(joe, text: str, wav: Path) -> Path:
+    """A WAV file of ``text`` said by Piper, after 3 s of silence and before 12 s more."""
+    pcm = np.concatenate([p.audio.pcm for p in joe.synthesize(text)])
+    rate = joe.sample_rate
+    pcm = np.concatenate([np.zeros(rate * 3, np.int16), pcm, np.zeros(rate * 12, np.int16)])
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate), w.writeframes(pcm.tobytes())
+    return wav
+
+
+def chromium_hearing(playwright, wav: Path):
+    """Real Chromium whose microphone plays ``wav`` once, allowed to call from loopback."""
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--force-webrtc-ip-handling-policy=default",
+    ]
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)

@@ -51,6 +51,10 @@ def test_the_script_is_the_languages_whatever_the_model_writes():
     assert in_script("这个银行的客户说", language("zh-Hant-HK")) == "這個銀行的客戶說"
     assert in_script("這個銀行的客戶說", language("zh-Hans")) == "这个银行的客户说"
     assert simplified("這個銀行，说") == ["说"] and traditional("这个银行，說") == ["說"]
+    assert simplified("已批准的來源") == []  # 准 is Traditional too, in 批准 (not in 標准)
+    # Hong Kong quotes with corner brackets; the mainland keeps its quotation marks
+    assert in_script('不会要求“安全账户”或"密码"', language("zh-Hant-HK")) == "不會要求「安全賬戶」或「密碼」"
+    assert in_script("“安全账户”", language("zh-Hans")) == "“安全账户”"
     assert language("French").name == "French" and language("zh-hans").tag == "zh-Hans"
     assert is_chinese("轉數快是甚麼時候推出的？") and not is_chinese("What is 轉數快?")
     # a subtitle's Chinese is cut between characters, its numbers and acronyms whole
@@ -67,6 +71,9 @@ def test_the_glossary_and_the_names_hold_and_no_english_is_left(hong_kong):
         assert all(term in done.text for term in terms) and not done.missing, done
         assert not done.english_left and not simplified(done.text), done  # written as Hong Kong writes
     assert hong_kong.translate_now("Ada, over to you.").text.startswith("Ada")  # a name, not 阿達
+    # a name addressed is kept apart, where the model would make it a name of its own (李明)
+    addressed = hong_kong.translate_now("Mei, would an e-HKD add anything that FPS does not already offer?")
+    assert addressed.text.startswith("Mei，") and "數碼港元" in addressed.text, addressed
     simple = Translator(SETTINGS, "zh-Hans", Glossary({"Mei": "Mei"})).translate_now("Mei, thank you very much.")
     assert simple.text.startswith("Mei") and CHINESE.search(simple.text) and not traditional(simple.text), simple
 
@@ -316,8 +323,14 @@ def test_a_question_asked_in_chinese_reaches_the_panel_in_english(tmp_path):
 
 
 def test_a_call_has_its_captions_in_the_language_the_caller_chose(tmp_path, joe):
-    from stage.tools.bench.common import speech48
+    """The call page in Chromium: the caller picks Simplified Chinese from the
+    languages the server offers, asks aloud, and reads the answer's Chinese
+    line under its English words."""
+    from playwright.sync_api import sync_playwright
+
     from stage.tools.call_client import CallClient
+    from tests.test_call import chromium_hearing, spoken
+    from tests.test_evening import SHOTS
 
     config = tmp_path / "fireside.yaml"
     config.write_text(
@@ -336,28 +349,37 @@ def test_a_call_has_its_captions_in_the_language_the_caller_chose(tmp_path, joe)
         assert waiting.wait_until(lambda: _answers(f"{base}/status") or process.poll() is not None, 120)
         assert process.poll() is None, (tmp_path / "server.log").read_text()
 
-        async def call():
-            refused = CallClient(base, "ada", captions="Klingon")
+        async def refused():
+            client = CallClient(base, "ada", captions="Klingon")
             with pytest.raises(RuntimeError, match="400"):
-                await refused.connect()
-            await refused.close()
-            client = CallClient(base, "ada", captions="zh-Hans")
-            await client.connect()
-            await asyncio.sleep(1.0)
-            client.microphone.say(speech48(joe, "When did FPS launch?"))
-            answered = lambda: any(m.get("type") == "translation" for _, m in client.messages)  # noqa: E731
-            assert await waiting.until(answered, 120), client.messages
+                await client.connect()
             await client.close()
-            return client.messages
 
-        messages = asyncio.run(call())
+        asyncio.run(refused())  # a language the server does not offer
+        with sync_playwright() as p:
+            browser = chromium_hearing(p, spoken(joe, "When did FPS launch?", tmp_path / "question.wav"))
+            page = browser.new_page(bypass_csp=True)  # wait_for_function evaluates with eval
+            page.goto(base + "/")
+            page.wait_for_selector("#language option[value=zh-Hans]", state="attached")
+            offered = page.locator("#language option").all_inner_texts()
+            page.select_option("#persona", "ada")
+            page.select_option("#language", "zh-Hans")
+            page.click("#start")
+            page.wait_for_selector("#captions li.avatar .translation", timeout=waiting.ms(120))
+            page.wait_for_selector("#captions li.avatar .sources", timeout=waiting.ms(60))
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "call-chinese-captions.png"))
+            english = page.locator("#captions li.avatar .words").first.inner_text()
+            line = page.locator("#captions li.avatar .translation").first
+            chinese, lang = line.inner_text(), line.get_attribute("lang")
+            page.click("#hangup")
+            browser.close()
     finally:
         process.terminate()
         process.wait(20)
-    line_at, line = next((t, m) for t, m in messages if m.get("type") == "translation")
-    first = next((t, m) for t, m in messages if m.get("type") == "caption" and m.get("speaker") == "ada")
-    assert line["answer"] == first[1]["answer"] and line["language"] == "zh-Hans" and line_at >= first[0]
-    assert CHINESE.search(line["text"]) and not traditional(line["text"]), line
+    assert offered[0] == "English" and len(offered) == 3 and all(CHINESE.search(o) for o in offered[1:]), offered
+    assert "2018" in english, english  # the answer, in English ...
+    assert lang == "zh-Hans" and CHINESE.search(chinese) and not traditional(chinese), chinese  # ... and under it
 
 
 def _answers(url: str) -> bool:

@@ -46,7 +46,9 @@ from stage.core.yamlfile import read_mapping
 from stage.think.llm import ChatModel, ModelError, connect
 
 NICE = 10  # the bundled model's priority: below listening, voice and frames
-PROMPT = 1  # the prompt's version: translations kept on disk are of this prompt
+# the version of the prompt and of what is made of the reply (script, quotes, names): a
+# translation kept on disk by an older one is not served
+PROMPT = 2
 
 
 class TranslationError(FiresideError, RuntimeError):
@@ -110,12 +112,20 @@ HONG_KONG_WORDS = {
 }
 
 
+# Traditional Chinese (Hong Kong, Taiwan) quotes with corner brackets, where the
+# mainland, and the model, write curly quotation marks
+_CORNERS = str.maketrans({"“": "「", "”": "」"})
+_STRAIGHT = re.compile(r'"([^"]+)"')
+
+
 def in_script(text: str, lang: Language) -> str:
     """The text written in the language's own script (Chinese only; others as
-    they are), in Hong Kong's words for Hong Kong."""
+    they are), quoted as it quotes, in Hong Kong's words for Hong Kong."""
     if not lang.script:
         return text
     text = _converter(lang.script).convert(text)
+    if lang.script != "t2s":
+        text = _STRAIGHT.sub(r"「\1」", text.translate(_CORNERS))
     if lang.tag == "zh-Hant-HK":
         for word, hong_kong in HONG_KONG_WORDS.items():
             text = text.replace(word, hong_kong)
@@ -134,8 +144,13 @@ def traditional(text: str) -> list[str]:
 
 
 def _only(text: str, away, kept) -> list[str]:
-    """The characters the conversion ``away`` changes and ``kept`` leaves: one script's own."""
-    return [c for c in text if away.convert(c) != c and kept.convert(c) == c]
+    """The characters the conversion ``away`` changes and ``kept`` leaves: one
+    script's own. Converted in their phrases, as OpenCC does (批准 is Traditional
+    too, though 准 alone becomes 準)."""
+    moved = away.convert(text)
+    if len(moved) != len(text):
+        moved = "".join(away.convert(c) for c in text)
+    return [c for c, m in zip(text, moved) if m != c and kept.convert(c) == c]
 
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -201,6 +216,13 @@ class Glossary:
             if target not in output:
                 output = self._pattern(term).sub(target, output)
         return output
+
+    def addressed(self, text: str) -> tuple[str | None, str]:
+        """The name (a term kept as it is) that ``text`` opens by addressing, and the rest."""
+        for term, target in sorted(self.terms.items(), key=lambda item: -len(item[0])):
+            if target == term and (match := re.match(rf"{re.escape(term)}\s*,\s*(\S.*)$", text)):
+                return term, match[1]
+        return None, text
 
     def missing(self, source: str, output: str) -> list[str]:
         """The source's terms whose translation the output lacks."""
@@ -382,7 +404,12 @@ class Translator:
     async def _fireside(self, text: str) -> str:
         """The glossary's terms put in, names in capitals, Latin letters banned
         (into Chinese); where a term was lost, a second try with the terms in
-        quotation marks (「轉數快」), which the model copies."""
+        quotation marks (「轉數快」), which the model copies. A name the caption
+        opens by addressing ("Mei, would ...") is kept apart, where the model
+        would make it a name of its own (李明)."""
+        name, rest = self.glossary.addressed(text)
+        if name:
+            return f"{name}{'，' if self.language.chinese else ', '}{await self._fireside(rest)}"
         source = self.glossary.put_in(text)
         banned = latin_banned(source) if self.language.chinese else None
         out = self._made_right(await self._ask(messages_for(source, self.language), text, banned), text)

@@ -145,7 +145,7 @@ async function loadLanguages() {
   for (const l of await (await fetch("/languages")).json()) {
     const option = document.createElement("option");
     option.value = l.tag;
-    option.textContent = l.name.replace(/ \(.*\)$/, "");
+    option.textContent = l.name; // with its own name in its own script: 繁體中文
     $("language").append(option);
   }
 }
