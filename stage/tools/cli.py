@@ -209,7 +209,7 @@ BENCHES = {  # what each bench measures, and about how long it takes here
     "livekit": "LiveKit rooms: set-up, voice to voice, fan-out (10 minutes)",
     "fuzz": "bad input at every endpoint, card and show file (minutes)",
     "soak": "a call held for --minutes (30 minutes)",
-    "translate": "captions into Chinese: chrF, script, glossary, speed, both models (20 minutes)",
+    "translate": "captions into Chinese: chrF, script, glossary, speed, both models, the stage cold and warmed (25 minutes; 30 more to warm the stage the first time)",
     "chinese": "spoken Mandarin and Cantonese questions through Whisper base: character error rate (2 minutes)",
 }
 
