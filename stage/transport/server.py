@@ -215,4 +215,6 @@ def serve(
         print(f"The photo booth's kiosk: http://{host}:{port}/booth", flush=True)
         shown = "<panel.token in your config>" if config.panel.token else token
         print(f"Its gallery, for the organiser: http://{host}:{port}/booth/gallery?token={shown}", flush=True)
+        if host in ("127.0.0.1", "localhost", "::1") and not config.booth.address:
+            print("Phones open the keepsakes' QR codes only if served with --host 0.0.0.0", flush=True)
     web.run_app(server.app(), host=host, port=port, print=None, access_log_class=AccessLog)
