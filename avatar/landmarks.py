@@ -70,6 +70,17 @@ def find_landmarks(image_path: Path) -> np.ndarray:
     return np.load(cached)
 
 
+def faces_in(image_path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every face MediaPipe's full-range detector sees in the image, as
+    (N, 4) boxes (x, y, width, height in pixels, largest first), and the
+    largest one's (478, 2) landmarks, None where the mesh cannot place them:
+    a booth's photo must hold exactly one face, near enough to animate."""
+    with tempfile.TemporaryDirectory(prefix="fireside-faces-") as folder:
+        boxes, points = Path(folder) / "boxes.npy", Path(folder) / "points.npy"
+        _run_child(["--faces", str(image_path), str(boxes), str(points)], f"cannot look for faces in {image_path}", 120)
+        return np.load(boxes), (np.load(points) if points.exists() else None)
+
+
 def landmarks_of_frames(frames: np.ndarray) -> np.ndarray:
     """(N, 478, 2) pixel coordinates of the face in each of ``frames`` (N, H,
     W, 3 RGB), NaN where no face is found: the face mesh run again on what a
@@ -95,21 +106,26 @@ def _run_child(args: list[str], failure: str, timeout: float) -> int:
     return run.returncode
 
 
-def _face_mesh():
+def _face_mesh(faces: int = 1):
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
     return mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5
+        static_image_mode=True, refine_landmarks=True, max_num_faces=faces, min_detection_confidence=0.5
     )
 
 
-def _points(mesh, rgb: np.ndarray) -> np.ndarray | None:
+def _all_points(mesh, rgb: np.ndarray) -> list[np.ndarray]:
     result = mesh.process(rgb)
-    if not result.multi_face_landmarks:
-        return None
     h, w = rgb.shape[:2]
-    return np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], np.float32)
+    return [
+        np.array([(p.x * w, p.y * h) for p in face.landmark], np.float32) for face in result.multi_face_landmarks or []
+    ]
+
+
+def _points(mesh, rgb: np.ndarray) -> np.ndarray | None:
+    faces = _all_points(mesh, rgb)
+    return faces[0] if faces else None
 
 
 def _landmark(image_path: str, out_path: str) -> int:
@@ -124,6 +140,33 @@ def _landmark(image_path: str, out_path: str) -> int:
     if points is None:
         return NO_FACE_EXIT
     np.save(out_path, points)
+    return 0
+
+
+def _faces(image_path: str, boxes_path: str, points_path: str) -> int:
+    import cv2
+    import mediapipe as mp
+
+    bgr = cv2.imread(image_path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        print(f"cannot read image {image_path}", file=sys.stderr)
+        return 2
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    # the full-range model finds faces up to about five metres away, several at once
+    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
+        found = detector.process(rgb).detections or []
+    boxes = [
+        (b.xmin * w, b.ymin * h, b.width * w, b.height * h)
+        for b in (d.location_data.relative_bounding_box for d in found)
+    ]
+    boxes.sort(key=lambda box: -box[2] * box[3])
+    np.save(boxes_path, np.array(boxes, np.float32).reshape(-1, 4))
+    if boxes:
+        with _face_mesh() as mesh:
+            points = _points(mesh, rgb)
+        if points is not None:
+            np.save(points_path, points)
     return 0
 
 
@@ -142,4 +185,6 @@ def _landmark_frames(frames_path: str, out_path: str) -> int:
 if __name__ == "__main__":
     if sys.argv[1] == "--frames":
         sys.exit(_landmark_frames(sys.argv[2], sys.argv[3]))
+    if sys.argv[1] == "--faces":
+        sys.exit(_faces(sys.argv[2], sys.argv[3], sys.argv[4]))
     sys.exit(_landmark(sys.argv[1], sys.argv[2]))

@@ -17,7 +17,8 @@ LAYERS = {
     "stage.panel": 5,
     "stage.transport": 6,
     "stage.offline": 6,
-    "stage.tools": 7,
+    "stage.booth": 7,
+    "stage.tools": 8,
 }
 
 

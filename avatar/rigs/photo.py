@@ -35,17 +35,19 @@ JAW_DROP = 0.75  # the jaw's drop, for each pixel the lips part at the middle
 
 
 class PhotoRig:
-    def __init__(self, portrait: Path, size: int = 512):
+    def __init__(self, portrait: Path, size: int = 512, points: np.ndarray | None = None):
+        """``portrait``'s face (its landmarks found, or ``points`` where known), ``size`` square."""
         self.size = size
         if not Path(portrait).is_file():
             raise RigError(f"the portrait {portrait} does not exist")
         bgr = cv2.imread(str(portrait), cv2.IMREAD_COLOR)
         if bgr is None:
             raise RigError(f"cannot read portrait {portrait}: not an image file")
-        try:
-            points = lm.find_landmarks(Path(portrait))
-        except lm.NoFaceFound as err:
-            raise RigError(str(err)) from None
+        if points is None:
+            try:
+                points = lm.find_landmarks(Path(portrait))
+            except lm.NoFaceFound as err:
+                raise RigError(str(err)) from None
         self.base, self.points = self._crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), points)
         self._build_fields()
 

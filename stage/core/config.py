@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -246,6 +247,43 @@ class PanelSettings(Section):
     log_addresses: bool = False
 
 
+class BoothSettings(Section):
+    """The AI photo booth (``fireside serve --booth``, ``fireside booth``): a
+    selfie becomes a keepsake, the attendee's face saying one of these lines."""
+
+    # the lines an attendee chooses from; {name} is their name (a line with it is
+    # offered only to those who give one), {title} the event's
+    lines: list[str] = [
+        "Hello from {title}! Tonight I talked with AI avatars about the future of finance.",
+        "I'm {name}, and I was at {title}. The future of finance talked back.",
+        "Greetings from {title}, where the speakers were avatars and the questions were ours.",
+    ]
+    title: str = "Fireside"  # the event, on the card and in the lines
+    date: str | None = None  # as the card prints it; empty: the day it is made
+    colour: str = Field(default="#0b2545", pattern=r"^#[0-9a-fA-F]{6}$")  # the card's ground
+    accent: str = Field(default="#f2b134", pattern=r"^#[0-9a-fA-F]{6}$")  # its title and rules
+    logo: str | None = None  # a PNG or JPEG for the card's corner
+    voices: list[str] = ["joe", "kokoro-tebukuro", "kokoro-gongitsune"]  # the shipped voices an attendee may choose
+    size: int = Field(default=720, ge=480, le=1080, multiple_of=16)  # the video's side, pixels
+    keep_hours: float = Field(default=24, gt=0, le=24 * 30)  # then the keepsake and photo are deleted
+    folder: str | None = None  # where keepsakes wait; empty: ~/.local/share/fireside/booth
+    # the address phones open from the QR code (http://192.168.1.20:8080); empty: this
+    # machine's address on its network, with the port the kiosk uses
+    address: str | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_given(cls, lines: list[str]) -> list[str]:
+        lines = [" ".join(line.split()) for line in lines if line.strip()]
+        if not lines:
+            raise ValueError("give the booth at least one line to say")
+        for line in lines:
+            unknown = set(re.findall(r"{(\w*)}", line)) - {"name", "title"}
+            if unknown:
+                raise ValueError(f"{line!r}: only {{name}} and {{title}} are filled in, not {{{unknown.pop()}}}")
+        return lines
+
+
 class ThreadSettings(Section):
     """The worker threads every session shares (see stage/core/runtime.py); the
     defaults suit a 2-core machine. numpy, onnxruntime, CTranslate2 and x264
@@ -269,6 +307,7 @@ class FiresideConfig(Section):
     call: CallSettings = CallSettings()
     panel: PanelSettings = PanelSettings()
     translation: TranslationSettings = TranslationSettings()
+    booth: BoothSettings = BoothSettings()
 
 
 class ConfigError(FiresideError, ValueError):

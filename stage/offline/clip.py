@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from avatar.render import Renderer
+from avatar.rigs import Rig
 from stage.core.errors import FiresideError
 from stage.offline.recording import Mp4Writer
 from stage.session.cast import Cast
@@ -66,16 +67,19 @@ def render_clip(
     voice: str | None = None,
     avatar: str | None = None,
     on_progress: Callable[[float], None] | None = None,
+    rig: Rig | None = None,
+    at_least: float = 0.0,
 ) -> ClipReport:
     """Speak ``text`` with ``voice`` through the rig ``avatar`` (the config's
-    defaults where not given) into the MP4 ``out``."""
+    defaults where not given), or through ``rig`` itself, into the MP4
+    ``out``, at least ``at_least`` seconds long (the face at rest after it)."""
     started = time.perf_counter()
     if not text.strip():
         raise SpeechError("there is no text to speak")
     out = check_output(out)
     config = cast.config
     engine = cast.voices.engine(cast.voices.get(voice or config.voices.default).id)
-    rig = cast.rig(avatar or config.avatar.rig)
+    rig = rig or cast.rig(avatar or config.avatar.rig)
     fps = config.avatar.fps
     renderer = Renderer(rig, fps=fps)
     timeline = Timeline(config.clip.lead_in)
@@ -91,7 +95,7 @@ def render_clip(
                 if on_progress:
                     on_progress(timeline.end)
             speech = timeline.end - config.clip.lead_in
-            count = math.ceil((timeline.end + config.clip.tail) * fps)
+            count = math.ceil(max(timeline.end + config.clip.tail, at_least) * fps)
             for frame in renderer.frames_to_count(count):
                 writer.write_frame(frame)
             writer.pad_audio_to(count / fps)

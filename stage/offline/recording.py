@@ -19,7 +19,8 @@ class Mp4Writer:
     def __init__(self, path: Path, size: int | tuple[int, int], fps: int, sample_rate: int, preset: str = "veryfast"):
         """``size``: a square's side, or (width, height)."""
         self.path = Path(path)
-        self.container = av.open(str(self.path), mode="w", format="mp4")
+        # the index first (faststart): a phone plays the file while it downloads
+        self.container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
         self.video = self.container.add_stream("libx264", rate=fps)
         self.video.width, self.video.height = (size, size) if isinstance(size, int) else size
         self.video.pix_fmt = "yuv420p"

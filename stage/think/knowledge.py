@@ -74,11 +74,7 @@ def cache_dir() -> Path:
 
 def added_dir(persona: str) -> Path:
     """Where ``fireside knowledge add`` keeps a persona's added documents."""
-    root = (
-        os.environ.get("FIRESIDE_DATA")
-        or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "fireside"
-    )
-    return Path(root) / "knowledge" / persona
+    return paths.data_dir("knowledge") / persona
 
 
 _STEMMER = Stemmer.Stemmer("english")

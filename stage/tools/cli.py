@@ -74,6 +74,18 @@ def _media_commands(commands) -> None:
     )
     say.set_defaults(run=_say)
 
+    booth = commands.add_parser("booth", help="make a photo booth keepsake from a portrait: an MP4 and a card")
+    booth.add_argument("photo", type=Path, help="a JPEG or PNG with one face, looking at the camera")
+    booth.add_argument(
+        "--line", help="the words to say; {name} and {title} are filled in (default: the config's first booth line)"
+    )
+    booth.add_argument("--name", default="", help="the attendee's name, for {name} and the card (default: none)")
+    booth.add_argument("--voice", help="one of the config's booth.voices (default: the first, joe)")
+    booth.add_argument(
+        "--out", type=Path, required=True, help="where to write the .mp4 (the card: the same name, .png)"
+    )
+    booth.set_defaults(run=_booth)
+
     voices = commands.add_parser("voices", help="list the voices")
     voices.add_argument("--json", action="store_true", help="print them as JSON")
     voices.set_defaults(run=_voices)
@@ -176,6 +188,9 @@ def _server_commands(commands) -> None:
         help="with --show: the panelists publish into a LiveKit room and viewers watch there "
         "(LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)",
     )
+    serve.add_argument(
+        "--booth", action="store_true", help="add the AI photo booth: its kiosk at /booth (see the config's booth)"
+    )
     serve.set_defaults(run=_serve)
 
     room = commands.add_parser(
@@ -211,6 +226,7 @@ BENCHES = {  # what each bench measures, and about how long it takes here
     "soak": "a call held for --minutes (30 minutes)",
     "translate": "captions into Chinese: chrF, script, glossary, speed, both models, the stage cold and warmed (25 minutes; 30 more to warm the stage the first time)",
     "chinese": "spoken Mandarin and Cantonese questions through Whisper base: character error rate (2 minutes)",
+    "booth": "the photo booth: capture to keepsake, alone and beside a panel, and its cost to the stage (5 minutes)",
 }
 
 
@@ -255,6 +271,33 @@ def _say(args, config: FiresideConfig) -> int:
     out.print(
         f"wrote {report.path} ({report.duration:.2f} s of video, {report.speech:.2f} s of speech, "
         f"{report.frames} frames) in {report.elapsed:.2f} s",
+        highlight=False,
+    )
+    return 0
+
+
+def _booth(args, config: FiresideConfig) -> int:
+    from stage.booth.keepsake import make_keepsake
+    from stage.offline.clip import check_output
+    from stage.session.cast import Cast
+
+    if not args.photo.is_file():
+        raise FiresideError(f"{args.photo} does not exist")
+    check_output(args.out)
+    with err.status("checking the photo, speaking and rendering…") as status:
+        keepsake = make_keepsake(
+            args.photo.read_bytes(),
+            args.line or config.booth.lines[0],
+            args.out,
+            Cast(config),
+            config.booth,
+            name=args.name,
+            voice=args.voice,
+            on_progress=lambda t: status.update(f"rendered {t:.1f} s…"),
+        )
+    out.print(
+        f"wrote {keepsake.video} ({keepsake.seconds:.1f} s) and its card {keepsake.card} "
+        f"in {keepsake.elapsed:.1f} s: “{keepsake.line}”",
         highlight=False,
     )
     return 0
@@ -603,7 +646,12 @@ def _serve(args, config: FiresideConfig) -> int:
         from stage.transport.rooms.connect import LiveKitSettings
 
         livekit = LiveKitSettings.from_env()
-    serve(config, args.host, args.port, args.show, livekit)
+    booth = None
+    if args.booth:
+        from stage.booth.kiosk import Booth
+
+        booth = lambda token: Booth(config, token)  # noqa: E731
+    serve(config, args.host, args.port, args.show, livekit, booth)
     return 0
 
 

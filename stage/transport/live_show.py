@@ -9,6 +9,7 @@ import logging
 import secrets
 from pathlib import Path
 
+from stage.core import paths
 from stage.core.config import FiresideConfig
 from stage.core.runtime import Runtime
 from stage.panel.audit import AuditLog
@@ -31,7 +32,7 @@ def panel_folder(config: FiresideConfig, show: Show) -> Path:
     if config.panel.folder:
         return Path(config.panel.folder).expanduser()
     name = show.path.stem if show.path else "panel"
-    return Path.home() / ".local" / "share" / "fireside" / "panels" / name
+    return paths.data_dir("panels") / name
 
 
 class LiveShow:

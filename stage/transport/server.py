@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from pathlib import Path
 
 from aiohttp import web
@@ -54,11 +55,12 @@ log = logging.getLogger("fireside.server")
 class CallServer:
     """The calls: each a session with a persona of the cast, over aiortc."""
 
-    def __init__(self, config: FiresideConfig, console=None, cast: Cast | None = None):
+    def __init__(self, config: FiresideConfig, console=None, cast: Cast | None = None, booth=None):
         self.config = config
         self.cast = cast or Cast(config)
         self.calls = Peers()  # by session id
         self.console = console  # the moderated panel's pages, with a show
+        self.booth = booth  # the photo booth's pages (stage/booth/kiosk.py), with --booth
         if console is not None:
             # panelists on stage: sessions that speak and are seen, with no microphone
             console.open_stage(
@@ -81,8 +83,9 @@ class CallServer:
         app.router.add_post("/offer", self.offer)
         app.router.add_get("/openapi.json", self.openapi)
         app.router.add_static("/static", WEB)
-        if self.console is not None:
-            self.console.add_routes(app)
+        for part in (self.console, self.booth):
+            if part is not None:
+                part.add_routes(app)
         app.on_shutdown.append(self.shutdown)
         app.on_cleanup.append(self.cleanup)
         return app
@@ -178,8 +181,11 @@ class CallServer:
         self.cast.close()
 
 
-def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None = None, livekit=None) -> None:
-    """The call, and with ``show_path`` the panel (in a LiveKit room, with ``livekit`` settings)."""
+def serve(
+    config: FiresideConfig, host: str, port: int, show_path: Path | None = None, livekit=None, booth=None
+) -> None:
+    """The call, and with ``show_path`` the panel (in a LiveKit room, with ``livekit``
+    settings); with ``booth`` (made from the organiser's token) the photo booth."""
     console = None
     if show_path is not None:
         from stage.panel.show import load_show
@@ -189,7 +195,10 @@ def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None =
         catalog = VoiceCatalog(config.voices.catalog)
         show = load_show(show_path, load_personas(folder, catalog.entries), catalog)
         console = Console(show, config, livekit)
-    server = CallServer(config, console)
+    # the organiser's token: the console's, else the config's, else a new one
+    token = console.token if console is not None else config.panel.token or secrets.token_urlsafe(16)
+    booth = booth(token) if booth is not None else None
+    server = CallServer(config, console, booth=booth)
     print("loading voices, avatars and models…", flush=True)
     server.cast.warm()
     print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
@@ -202,4 +211,10 @@ def serve(config: FiresideConfig, host: str, port: int, show_path: Path | None =
         token = "<panel.token in your config>" if config.panel.token else console.token
         print(f"The moderator's console: http://{host}:{port}/console?token={token}", flush=True)
         print(f"The audit log: {console.log.path}", flush=True)
+    if booth is not None:
+        print(f"The photo booth's kiosk: http://{host}:{port}/booth", flush=True)
+        shown = "<panel.token in your config>" if config.panel.token else token
+        print(f"Its gallery, for the organiser: http://{host}:{port}/booth/gallery?token={shown}", flush=True)
+        if host in ("127.0.0.1", "localhost", "::1") and not config.booth.address:
+            print("Phones open the keepsakes' QR codes only if served with --host 0.0.0.0", flush=True)
     web.run_app(server.app(), host=host, port=port, print=None, access_log_class=AccessLog)

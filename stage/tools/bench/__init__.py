@@ -28,6 +28,7 @@ MODULES = {
     "soak": "soak",
     "translate": "translation",
     "chinese": "chinese",
+    "booth": "booth",
 }
 
 
