@@ -119,7 +119,7 @@ test-under-load: setup
 	$(BIN)/python tests/busy.py $(BIN)/python -m pytest
 
 strip: setup
-	$(BIN)/fireside strip docs/rigs.png --video docs/rigs.mp4
+	$(BIN)/fireside strip docs/rigs.png --video docs/rigs.mp4 --mouths docs/mouths.jpg
 
 bench: setup
 	$(BIN)/fireside bench render

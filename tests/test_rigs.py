@@ -148,11 +148,15 @@ def test_both_rigs_measured_from_outside_read_as_speech(config):
     from stage.tools.bench.faces import bench_avatar
 
     figures = {r["name"]: r["value"] for r in bench_avatar(config)}
-    for rig in ("stylized", "photo.astronaut", "photo.hopper"):
+    for rig in ("stylized", "photo.astronaut", "photo.hopper", "photo.obama", "photo.biden"):
         assert figures[f"avatar.{rig}.lip_gap_correlation"] >= 0.8, figures
         assert figures[f"avatar.{rig}.face_found"] == 100.0, figures
         assert figures[f"avatar.{rig}.chin_drop"] >= 3.0, figures  # % of face height
         assert figures[f"avatar.{rig}.lip_gap_on_mbp.max"] <= 1.0, figures
+        # the inside of the open mouth: not one flat tone, no hard edge to the lower lip, which stays
+        assert figures[f"avatar.{rig}.inside.levels"] >= 4, figures
+        assert figures[f"avatar.{rig}.inside.edge_step"] <= 50, figures
+        assert figures[f"avatar.{rig}.lower_lip.open"] >= 80, figures
 
 
 def test_lips_round_and_spread_and_the_cheeks_follow(config):
@@ -246,3 +250,44 @@ def test_no_seam_where_the_warp_ends(rig):
         edge = cv2.morphologyEx(changed, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0
         assert edge.sum() > 1000  # something moved
         assert np.percentile(gradient(moved)[edge], 99) <= np.percentile(gradient(still)[edge], 99) + 4, state
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "hopper", "obama", "biden"])
+def test_an_open_mouth_shows_teeth_a_dark_inside_and_the_lower_lip(name):
+    """Down the middle of a mouth wide open ("ah"), on each test portrait:
+    the upper teeth under the upper lip (the portrait's own, or painted),
+    then the dark inside, then the lower lip, bright again, reached with no
+    hard one-pixel step."""
+    from avatar.rigs.photo import PhotoRig, test_portraits
+
+    rig = PhotoRig(test_portraits()[name], 512)
+    frame = _luminance(rig.draw(FaceState(mouth=SHAPES["aa"])))
+    x, hw = int(round(rig.mouth.centre[0])), rig.mouth.half_width
+    top = int(rig.points[13][1]) - 3  # the inner upper lip, at the middle
+    profile = frame[top : int(rig.points[landmarks.CHIN][1]), x - 1 : x + 2].mean(1)
+    dark = int(np.argmin(profile[: int(0.8 * hw)]))
+    below = profile[dark : dark + int(0.5 * hw)]
+    lip = int(np.argmax(below))
+    assert profile[dark] < 40, (name, profile.round())
+    assert profile[:dark].max() > profile[dark] + 70, (name, profile.round())  # teeth above
+    assert below[lip] > profile[dark] + 60, (name, profile.round())  # the lower lip below
+    assert np.diff(below[: lip + 1]).max() <= 0.6 * (below[lip] - below[0]), (name, below.round())
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama"])
+def test_an_open_smile_bites_its_lower_lip_on_f_and_s_with_nothing_dark_under_the_teeth(name):
+    """A portrait smiling with its teeth shown: on f, v, s and z (the lips
+    nearly closed over the teeth) the mouth shows teeth on the lower lip,
+    not a dark crescent under them (before: 9 to 14% of the mouth's box
+    near black; the still portrait has under 2%)."""
+    from avatar.rigs.photo import PhotoRig, test_portraits
+
+    rig = PhotoRig(test_portraits()[name], 512)
+    x0, y0, x1, y1 = rig.mouth_box
+    for viseme in ("FF", "SS"):
+        box = _luminance(rig.draw(FaceState(mouth=SHAPES[viseme])))[y0:y1, x0:x1]
+        assert (box < 60).mean() < 0.01, (name, viseme, (box < 60).mean())

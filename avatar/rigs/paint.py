@@ -75,6 +75,10 @@ class HeadWarp:
         self.fields = fields or {}
 
     def apply(self, image: np.ndarray, dx: float, dy: float, roll: float, **amounts: float) -> np.ndarray:
+        return cv2.remap(image, *self.maps(dx, dy, roll, **amounts), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def maps(self, dx: float, dy: float, roll: float, **amounts: float) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of the frame reads the still image from (x, y)."""
         c, s = float(np.cos(roll)) - 1.0, float(np.sin(roll))
         # forward displacement D(p); the image at p is read from p - D(p)
         disp_x = c * self.mx - s * self.my + float(dx) * self.m
@@ -89,7 +93,21 @@ class HeadWarp:
                     disp_y[box] += float(amount) * f.dy
         disp_x = np.subtract(self.grid_x, disp_x, out=disp_x)
         disp_y = np.subtract(self.grid_y, disp_y, out=disp_y)
-        return cv2.remap(image, disp_x, disp_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return disp_x, disp_y
+
+    def over(self, f: Field, rows: slice, cols: slice, dx: float, dy: float, roll: float, dy_only: bool = True):
+        """A field's values over a part of the frame (zero beyond its box),
+        where the head has taken it."""
+        out = np.zeros((rows.stop - rows.start, cols.stop - cols.start), np.float32)
+        ys, xs = self._moved(f, dx, dy, roll)
+        r0, r1 = max(ys.start, rows.start), min(ys.stop, rows.stop)
+        c0, c1 = max(xs.start, cols.start), min(xs.stop, cols.stop)
+        if r1 > r0 and c1 > c0:
+            values = f.dy if dy_only else f.dx
+            out[r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = values[
+                r0 - ys.start : r1 - ys.start, c0 - xs.start : c1 - xs.start
+            ]
+        return out
 
     def _moved(self, f: Field, dx: float, dy: float, roll: float) -> tuple[slice, slice]:
         """The field's box where the head has taken it (to the nearest

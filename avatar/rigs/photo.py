@@ -6,8 +6,9 @@ controls are laid out as moves of the landmarks on a triangle mesh over
 them (:func:`~avatar.rigs.portrait.mouth_fields`: the lips part, round and
 spread, the jaw drops, the cheeks follow), beside fields that lift the
 brows, move the irises and sway the head. Each frame sums the fields, warps
-the portrait once, paints the inside of the mouth (teeth, tongue, shadow)
-into the opening and slides the upper lids down to blink.
+the portrait once, works out near the lips which sheet each pixel shows or
+whether the mouth's inside does (painted by :mod:`avatar.rigs.inside`), and
+slides the upper lids down to blink.
 """
 
 from __future__ import annotations
@@ -20,14 +21,10 @@ import numpy as np
 from avatar import landmarks as lm
 from avatar.face import FaceState
 from avatar.rigs import RigError
-from avatar.rigs.paint import HeadWarp, fill, stroke
-from avatar.rigs.portrait import Mouth, brow_and_gaze_fields, eye_lids, head_mask, mouth_fields
+from avatar.rigs.inside import MouthInside
+from avatar.rigs.paint import Field, HeadWarp, fill, stroke
+from avatar.rigs.portrait import OPENING, Mouth, brow_and_gaze_fields, eye_lids, head_mask, mouth_fields
 
-SHADOW = np.array([28, 8, 12], np.float32)  # deep in the mouth, under the upper teeth
-CAVITY = np.array([74, 26, 32], np.float32)  # lower in it, lit from the front
-TONGUE = np.array([150, 64, 72], np.float32)
-TEETH = np.array([236, 232, 224], np.float32)
-LOWER_TEETH = np.array([178, 170, 160], np.float32)  # in the mouth's shade
 IDLE_SCALE = 0.6  # a photo tolerates less head motion than a drawing
 SMILE_OPEN = 0.4  # the openness at which a portrait's open smile shows as it is
 BROW_LIFT = 0.04  # how far the brows lift at most, in face heights
@@ -76,9 +73,11 @@ class PhotoRig:
         self.eyes = eye_lids(p, self._pixel)
         head, pivot = head_mask(p, s)
         face, self.gaze_reach = brow_and_gaze_fields(p, s)
-        mouth, self.lips = mouth_fields(p, self.mouth, s)
+        mouth, self.lips, self.cut = mouth_fields(p, self.mouth, s)
+        self.lower_side = Field(dy=self.cut.lower_side)
         self.warp = HeadWarp(s, head, pivot, {**mouth, **face})
         self.brow_lift = BROW_LIFT * float(np.linalg.norm(p[lm.FOREHEAD] - p[lm.CHIN]))
+        self.inside = MouthInside.of(self.base, p, self.mouth)
         pad = int(0.35 * self.mouth.half_width)
         self.mouth_box = (
             int(self.mouth.left[0]) - pad,
@@ -103,7 +102,7 @@ class PhotoRig:
         # the jaw drops the lower lip with it, and the upper lip stays; a
         # rounded mouth parts between its pulled-in corners
         jaw = JAW_DROP * gap
-        up, down = 0.22 * gap - 1.0 * close + 0.35 * jaw, 0.33 * gap - 0.6 * close + 0.35 * jaw
+        up, down = 0.22 * gap - 1.1 * close + 0.35 * jaw, 0.33 * gap - 0.6 * close + 0.35 * jaw
         r = float(np.clip(m.round, 0, 1))
         moves = {
             "lip_up": up * (1 - r),
@@ -116,8 +115,7 @@ class PhotoRig:
         }
         dx, dy = state.head_x * self.size * IDLE_SCALE, state.head_y * self.size * IDLE_SCALE
         roll = state.head_roll * IDLE_SCALE
-        img = self.warp.apply(
-            self.base,
+        maps = self.warp.maps(
             dx,
             dy,
             roll,
@@ -126,13 +124,14 @@ class PhotoRig:
             gaze_x=state.gaze_x * self.gaze_reach,
             gaze_y=state.gaze_y * self.gaze_reach,
         )
+        img = cv2.remap(self.base, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
         def T(points):
             x, y = self.warp.point(points[:, 0], points[:, 1], dx, dy, roll)
             return np.stack([x, y], 1)
 
-        if gap > 0.8:
-            self._paint_inside(img, m, moves, T)
+        if gap > 0.3:
+            self._open_mouth(img, maps, m, moves, (dx, dy, roll), T)
         if state.blink > 0.05:
             self._paint_lids(img, state.blink, T)
         return img
@@ -160,43 +159,54 @@ class PhotoRig:
             roi[:] = (roi * (1 - mask) + skin * mask).astype(np.uint8)
             stroke(img, T(lid), lash_color, max(1, round(0.1 * height)))
 
-    def _paint_inside(self, img, m, moves: dict[str, float], T) -> None:
-        """The mouth's inside, in the gap opened below the upper jaw: a
-        cavity darkest under the upper teeth, the tongue at its floor, the
-        lower teeth when it is wide open, blended into the lips at its edge."""
+    def _open_mouth(self, img, maps, m, moves: dict[str, float], head: tuple[float, float, float], T) -> None:
+        """The mouth's opening, worked out for each pixel near the cut: the
+        upper sheet shows where it reads the portrait above the cut, the
+        lower sheet where it reads below it, and where neither does the
+        lips have parted and the inside of the mouth shows (so no sheet is
+        ever seen torn at the corners). Its edges are soft and its corners
+        taper; inside, it is painted by :class:`~avatar.rigs.inside.MouthInside`."""
         hw = self.mouth.half_width
-        cut = self.mouth.lower
-        top = T(cut + sum(amount * self.lips[name].upper for name, amount in moves.items()))
-        bottom = T(cut + sum(amount * self.lips[name].lower for name, amount in moves.items()))
-        outline = np.concatenate([top, bottom[::-1]])
-        x0, y0 = np.maximum(np.floor(outline.min(0)).astype(int) - 2, 0)
-        x1, y1 = np.minimum(np.ceil(outline.max(0)).astype(int) + 3, self.size)
+        corners = self.points[OPENING]
+        top = T(corners + sum(amount * self.lips[name].upper for name, amount in moves.items()))
+        bottom = T(corners + sum(amount * self.lips[name].lower for name, amount in moves.items()))
+        reach = 0.15 * hw + 3
+        x0 = max(int(min(top[:, 0].min(), bottom[:, 0].min()) - reach), 0)
+        x1 = min(int(max(top[:, 0].max(), bottom[:, 0].max()) + reach) + 1, self.size)
+        y0 = max(int(min(top[:, 1].min(), bottom[:, 1].min()) - reach), 0)
+        y1 = min(int(max(top[:, 1].max(), bottom[:, 1].max()) + reach) + 1, self.size)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return
-        roi = img[y0:y1, x0:x1]
-        mask = np.zeros(roi.shape[:2], np.float32)
-        fill(mask, outline - [x0, y0], (1,))
-        mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
-        # how deep each pixel lies in the gap: 0 under the upper lip, 1 on the lower
-        cols = np.arange(x0, x1, dtype=np.float64)
-        order = np.argsort(top[:, 0])
-        upper = np.interp(cols, top[order, 0], top[order, 1])
-        lower = np.interp(cols, bottom[order, 0], bottom[order, 1])
-        rows = np.arange(y0, y1, dtype=np.float64)[:, None]
-        depth = np.clip((rows - upper) / np.maximum(lower - upper, 1.0), 0, 1)[..., None]
-        paint = SHADOW + (CAVITY - SHADOW) * np.clip(depth / 0.6, 0, 1)
-        gap = max(1.0, float((lower - upper).max()))
-        middle = np.clip(1 - ((cols - self.mouth.centre[0]) / (0.6 * hw)) ** 2, 0, 1)[None, :, None]
-        # the tongue's back rises in the middle of the floor as the mouth opens
-        tongue = np.clip((depth - (0.85 - 0.3 * m.open - 0.2 * m.tongue)) / 0.15, 0, 1) * middle**0.5
-        paint = paint * (1 - tongue) + (TONGUE * (0.6 + 0.4 * depth)) * tongue
-        if m.open > 0.5 and gap > 6:  # wide open: the lower teeth show above the lower lip
-            band = np.clip((depth - (1 - 0.16 * (m.open - 0.4) / 0.6)) / 0.05, 0, 1) * middle
-            paint = paint * (1 - band) + LOWER_TEETH * band
-        if not self.mouth.teeth_shown:  # a closed-mouth portrait: upper teeth under the upper lip
-            teeth = np.clip((min(0.4 * gap, 0.16 * hw) * (0.4 + 0.6 * m.teeth) / gap - depth) / 0.05, 0, 1)
-            paint = paint * (1 - teeth) + TEETH * teeth
-        roi[:] = (roi * (1 - mask[..., None]) + paint * mask[..., None]).astype(np.uint8)
+        rows, cols = slice(y0, y1), slice(x0, x1)
+        apart = sum(
+            amount * self.warp.over(self.cut.parting[name], rows, cols, *head)
+            for name, amount in moves.items()
+            if amount and name in self.cut.parting
+        )
+        if np.max(apart) < 0.5:
+            return
+        below_side = self.warp.over(self.lower_side, rows, cols, *head)
+        map_x, map_y = maps[0][rows, cols], maps[1][rows, cols]
+        # where each sheet reads the portrait, and the cut there
+        upper_read = map_y + below_side * apart
+        lower_read = map_y - (1 - below_side) * apart
+        line = np.interp(map_x, np.arange(self.size, dtype=np.float32), self.cut.line)
+        below, above = upper_read - line, line - lower_read  # into the opening from each edge
+        soft = float(np.clip(0.04 * hw, 0.6, 1.6))  # the edges' width (pixels)
+        upper_ok = np.clip(0.5 - below / soft, 0, 1)
+        lower_ok = np.clip(0.5 - above / soft, 0, 1)
+        # a slit a pixel or two wide shows the lips meeting, not a dark line
+        thin = np.clip((below + above - 1.0) / 2.0, 0, 1)
+        opening = np.clip(np.minimum(below, above) / soft, 0, 1) * thin
+        neither = 0.5 * (1 - upper_ok) * (1 - lower_ok) * (1 - thin)
+        w_up = upper_ok * (1 - lower_ok * below_side) + neither
+        w_low = lower_ok * (1 - upper_ok * (1 - below_side)) + neither
+        inside = self.inside.paint(m, below, above, np.arange(x0, x1, dtype=np.float32), top, bottom)
+        up_img = cv2.remap(self.base, map_x, upper_read, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        low_img = cv2.remap(self.base, map_x, lower_read, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        total = np.maximum(w_up + w_low + opening, 1e-3)[..., None]
+        mixed = (w_up[..., None] * up_img + w_low[..., None] * low_img + opening[..., None] * inside) / total
+        img[rows, cols] = np.clip(mixed, 0, 255).astype(np.uint8)
 
 
 def sample_portrait() -> Path:
@@ -218,3 +228,17 @@ def hopper_portrait() -> Path:
     import matplotlib
 
     return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def test_portraits() -> dict[str, Path]:
+    """The faces the photo rig is measured on: a smile with teeth (the
+    astronaut), closed lips and glasses (Grace Hopper), darker skin and an
+    open smile (Barack Obama), an older man with closed lips (Joe Biden);
+    see ``avatar/portraits/README.md``."""
+    shipped = Path(__file__).resolve().parent.parent / "portraits"
+    return {
+        "astronaut": sample_portrait(),
+        "hopper": hopper_portrait(),
+        "obama": shipped / "obama.jpg",
+        "biden": shipped / "biden.jpg",
+    }

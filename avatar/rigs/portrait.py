@@ -56,20 +56,34 @@ def _interp_line(xs: np.ndarray, ys: np.ndarray, grid_x: np.ndarray) -> np.ndarr
     return np.interp(grid_x, xs[order], ys[order])
 
 
+OPENING = [61, *lm.LIPS_INNER_LOWER, 291]  # the cut between the lips, from corner to corner
+
+
 class LipMoves(NamedTuple):
     """Where a control takes the landmarks of the cut between the lips (the
-    inner lower lip), per unit of it, on each side of the cut: ``upper`` is
+    inner lower lip, and the corners at its ends: ``OPENING``), per unit of it, on each side of the cut: ``upper`` is
     the edge of what moves with the upper lip, ``lower`` the lower lip's
     edge. The mouth's opening lies between them."""
 
-    upper: np.ndarray  # (11, 2)
+    upper: np.ndarray  # (13, 2)
     lower: np.ndarray
 
 
 ROUND_IN = 0.34  # how far the corners pull in on a rounded mouth, in half-widths
 
 
-def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Field], dict[str, LipMoves]]:
+class Cut(NamedTuple):
+    """The cut between the lips, for working out the opening each frame:
+    where it runs (its row at each column of the portrait), how much of
+    each pixel lies below it, and how far each parting control takes the
+    lower sheet beyond the upper one (a vertical field, pixels per unit)."""
+
+    line: np.ndarray  # (size,)
+    lower_side: np.ndarray  # (size, size), 0..1
+    parting: dict[str, Field]
+
+
+def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Field], dict[str, LipMoves], Cut]:
     """The mouth's controls, each given as moves of the face's landmarks and
     made a field over every pixel on the triangle mesh (piecewise affine).
 
@@ -110,10 +124,13 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Fiel
     def across(narrow=1.0):  # how far the lips part at each column: 1 at the middle, 0 at the corners
         return np.clip(1 - (u * narrow) ** 2, 0, 1) ** 0.6
 
-    def lip(v, upper: bool, narrow=1.0):  # one lip, fading to the nose or to the lower lip's fold
+    def lip(v, upper: bool, narrow=1.0):  # one lip, fading to the nose or to the chin
         if upper:
             return 0 * v, np.where(v < 0, -across(narrow) * np.clip(1 + v / (0.85 * to_nose), 0, 1), 0.0)
-        return 0 * v, np.where(v < 0, 0.0, across(narrow) * np.clip(1 - v / (1.8 * lower_lip), 0, 1))
+        # the lower lip goes down whole, and the skin under it less and less to the chin (squeezed
+        # under the lip, the lip thinned and vanished)
+        whole = np.clip(1 - (v - 0.8 * lower_lip) / max(1.0, chin - 0.8 * lower_lip), 0, 1)
+        return 0 * v, np.where(v < 0, 0.0, across(narrow) * whole)
 
     def around(v, reach, out, lift, pout):  # the corners and the cheeks about them, cut off where small
         fall = np.exp(-((u / reach) ** 2) - (v / np.where(v < 0, 1.4 * to_nose, 2.2 * lower_lip)) ** 2)
@@ -137,8 +154,9 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Fiel
     }
     mesh = Mesh(p, size)
     rows = np.mgrid[0:size, 0:size][0]
-    lower_side = rows >= _interp_line(cut[:, 0], cut[:, 1], np.arange(size))[None, :]
-    fields, lips = {}, {}
+    line = _interp_line(cut[:, 0], cut[:, 1], np.arange(size))
+    lower_side = (rows >= line[None, :]).astype(np.float32)  # a pixel below the cut: on the lower sheet
+    fields, lips, parting_fields = {}, {}, {}
     for name, move in controls.items():
         own = np.stack(move(v), 1)
         parting = np.stack(move(np.zeros_like(v)), 1) - np.stack(move(np.full_like(v, -1e-6)), 1)
@@ -151,11 +169,13 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Fiel
             elif not parting[:, k].any():
                 dense.append(mesh.field(own[:, k]))
             else:
-                dense.append(np.where(lower_side, mesh.field(lower_sheet[:, k]), mesh.field(upper_sheet[:, k])))
+                upper_field = mesh.field(upper_sheet[:, k])
+                apart = mesh.field(lower_sheet[:, k]) - upper_field
+                dense.append(upper_field + lower_side * apart)
+                parting_fields[name] = Field(dy=apart)  # the lips part up and down only
         fields[name] = Field(dx=dense[0], dy=dense[1])
-        ids = lm.LIPS_INNER_LOWER
-        lips[name] = LipMoves(upper_sheet[ids], lower_sheet[ids])
-    return fields, lips
+        lips[name] = LipMoves(upper_sheet[OPENING], lower_sheet[OPENING])
+    return fields, lips, Cut(line.astype(np.float32), lower_side, parting_fields)
 
 
 class Mesh:

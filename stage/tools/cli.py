@@ -115,6 +115,11 @@ def _media_commands(commands) -> None:
     )
     strip.add_argument("--portrait", type=Path, help="portrait for the photo rig (default: scikit-image's astronaut)")
     strip.add_argument("--video", type=Path, help="also write both rigs side by side, speaking, to this MP4")
+    strip.add_argument(
+        "--mouths",
+        type=Path,
+        help="also draw the photo rig's mouth on each test portrait, sound by sound, to this image (PNG or JPEG)",
+    )
     strip.set_defaults(run=_strip)
 
 
@@ -697,11 +702,13 @@ def _audit_verify(args, config: FiresideConfig) -> int:
 
 
 def _strip(args, config: FiresideConfig) -> int:
-    from stage.tools.strip import make_side_by_side, make_strip
+    from stage.tools.strip import make_mouths, make_side_by_side, make_strip
 
     out.print(f"wrote {make_strip(args.out, config, args.portrait)}", highlight=False)
     if args.video:
         out.print(f"wrote {make_side_by_side(args.video, config, args.portrait)}", highlight=False)
+    if args.mouths:
+        out.print(f"wrote {make_mouths(args.mouths, config.avatar.size)}", highlight=False)
     return 0
 
 

@@ -1,5 +1,6 @@
 """Each rig speaking, for the README (``fireside strip``): a strip of
-frames, and a short video of both rigs side by side with the voice."""
+frames, a short video of both rigs side by side with the voice, and the
+photo rig's mouth close up on each test portrait, sound by sound."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from avatar.face import FaceState
 from avatar.render import Renderer
 from avatar.rigs import load_rig
-from avatar.rigs.photo import sample_portrait
-from avatar.visemes import viseme_for
+from avatar.rigs.photo import PhotoRig, sample_portrait, test_portraits
+from avatar.visemes import REST, SHAPES, viseme_for
 from stage.core.config import FiresideConfig
 from stage.core.events import Frame
 from stage.offline.recording import Mp4Writer
@@ -76,6 +78,50 @@ def make_strip(out: Path, config: FiresideConfig, portrait: Path | None = None, 
             tiles.append(tile)
         row = np.concatenate(tiles, 1)
         cv2.putText(row, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(row)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+    return out
+
+
+# each column: a label, and the mouth's pose (a viseme, or the first quarter of "ah" as it opens)
+MOUTHS = [
+    ("rest", REST),
+    ("m b p", SHAPES["PP"]),
+    ("ah, opening", REST.blend(SHAPES["aa"], 0.25)),
+    ("ah", SHAPES["aa"]),
+    ("eh", SHAPES["E"]),
+    ("ee", SHAPES["ih"]),
+    ("oh", SHAPES["oh"]),
+    ("oo", SHAPES["ou"]),
+    ("t d", SHAPES["DD"]),
+    ("n l", SHAPES["nn"]),
+    ("f v", SHAPES["FF"]),
+]
+MOUTH_TILE = (176, 112)  # width, height
+
+
+def make_mouths(out: Path, size: int = 512) -> Path:
+    """The photo rig's mouth close up, a row per test portrait and a
+    column per pose, drawn at ``size`` and enlarged (cubic) to be seen."""
+    rows = []
+    for name, portrait in test_portraits().items():
+        rig = PhotoRig(portrait, size)
+        (cx, cy), hw = rig.mouth.centre, rig.mouth.half_width
+        w, h = 1.6 * hw, 1.6 * hw * MOUTH_TILE[1] / MOUTH_TILE[0]
+        x0, y0 = int(round(cx - w)), int(round(cy - 0.8 * h))
+        tiles = []
+        for label, shape in MOUTHS:
+            frame = rig.draw(FaceState(mouth=shape))
+            crop = frame[max(y0, 0) : y0 + int(2 * h), max(x0, 0) : x0 + int(2 * w)]
+            tile = cv2.resize(crop, MOUTH_TILE, interpolation=cv2.INTER_CUBIC)
+            cv2.putText(
+                tile, label, (6, MOUTH_TILE[1] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
+            )
+            tiles.append(tile)
+        row = np.concatenate(tiles, 1)
+        cv2.putText(row, name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
         rows.append(row)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
