@@ -71,7 +71,7 @@ def find_landmarks(image_path: Path) -> np.ndarray:
 
 
 def faces_in(image_path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Every face MediaPipe's full-range detector sees in the image, as
+    """Every face MediaPipe's detectors see in the image (short- and full-range), as
     (N, 4) boxes (x, y, width, height in pixels, largest first), and the
     largest one's (478, 2) landmarks, None where the mesh cannot place them:
     a booth's photo must hold exactly one face, near enough to animate."""
@@ -153,13 +153,21 @@ def _faces(image_path: str, boxes_path: str, points_path: str) -> int:
         return 2
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     h, w = rgb.shape[:2]
-    # the full-range model finds faces up to about five metres away, several at once
-    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
-        found = detector.process(rgb).detections or []
-    boxes = [
-        (b.xmin * w, b.ymin * h, b.width * w, b.height * h)
-        for b in (d.location_data.relative_bounding_box for d in found)
-    ]
+    # the short-range model finds a face close to the camera (a selfie at a
+    # kiosk, which the full-range model misses now and then), the full-range
+    # one faces up to about five metres away; a face both find is one face,
+    # in the larger of its boxes (the short-range model's are tighter)
+    boxes: list[tuple[float, float, float, float]] = []
+    for model in (0, 1):
+        with mp.solutions.face_detection.FaceDetection(model_selection=model, min_detection_confidence=0.5) as detector:
+            for found in detector.process(rgb).detections or []:
+                b = found.location_data.relative_bounding_box
+                box = (b.xmin * w, b.ymin * h, b.width * w, b.height * h)
+                same = [i for i, seen in enumerate(boxes) if _overlap(box, seen) >= 0.3]
+                if not same:
+                    boxes.append(box)
+                elif box[2] * box[3] > boxes[same[0]][2] * boxes[same[0]][3]:
+                    boxes[same[0]] = box
     boxes.sort(key=lambda box: -box[2] * box[3])
     np.save(boxes_path, np.array(boxes, np.float32).reshape(-1, 4))
     if boxes:
@@ -168,6 +176,14 @@ def _faces(image_path: str, boxes_path: str, points_path: str) -> int:
         if points is not None:
             np.save(points_path, points)
     return 0
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Two boxes' (x, y, width, height) intersection over their union."""
+    across = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    down = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    both = across * down
+    return both / max(a[2] * a[3] + b[2] * b[3] - both, 1e-9)
 
 
 def _landmark_frames(frames_path: str, out_path: str) -> int:

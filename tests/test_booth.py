@@ -117,6 +117,24 @@ def test_photos_that_cannot_be_a_keepsake_say_why(hopper):
         check_photo(b"\xff" * (13 * 2**20))
 
 
+def test_a_turned_face_is_measured_turned_either_way_and_refused_past_the_limit(monkeypatch):
+    """A real photo of a face turned about 20 degrees (Barack Obama speaking,
+    ``avatar/portraits/obama-turned.jpg``) is found and measured turned,
+    mirrored as much the other way (the full-range detector alone found no
+    face in the mirrored photo), and refused, saying what to do, once past
+    the limit (set lower here: no photo of a face turned further could be
+    had with a clear licence)."""
+    import stage.booth.photo as photo
+
+    image = cv2.imread(str(ROOT / "avatar" / "portraits" / "obama-turned.jpg"))
+    turned = check_photo(encoded(image)).turn
+    mirrored = check_photo(encoded(cv2.flip(image, 1))).turn
+    assert 0.12 < abs(turned) < photo.MOST_TURNED and abs(turned + mirrored) < 0.05, (turned, mirrored)
+    monkeypatch.setattr(photo, "MOST_TURNED", 0.12)
+    with pytest.raises(PhotoError, match="turned away: look straight at the camera"):
+        check_photo(encoded(image))
+
+
 def test_a_bad_photo_on_the_command_line_is_a_message_and_writes_nothing(tmp_path):
     from skimage import data
 
@@ -272,10 +290,19 @@ def test_two_kiosks_at_once_and_a_bad_photo_stores_nothing(booth, hopper):
 
     server, kept = booth
     astronaut = encoded(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    places = set()  # (kiosk, keepsakes ahead of its own), as each kiosk is told while it waits
     with ThreadPoolExecutor(2) as pool:
-        both = list(pool.map(lambda photo: post_photo(server.url, photo, consent="yes"), [encoded(hopper), astronaut]))
+        kiosks = {"a": encoded(hopper), "b": astronaut}
+        made = [pool.submit(post_photo, server.url, photo, consent="yes", kiosk=k) for k, photo in kiosks.items()]
+        while not all(future.done() for future in made):
+            for kiosk in kiosks:
+                places.add((kiosk, json.loads(fetch(f"{server.url}/booth/queue?kiosk={kiosk}")[1])["ahead"]))
+        both = [future.result() for future in made]
     assert [status for status, _ in both] == [201, 201], both
     assert both[0][1]["token"] != both[1][1]["token"]
+    # one kiosk was told its keepsake waited for the other's; then each, none ahead
+    assert {ahead for _, ahead in places} == {0, 1}, places
+    assert json.loads(fetch(f"{server.url}/booth/queue?kiosk=a")[1]) == {"ahead": 0, "waiting": 0}
     before = sorted(p.name for p in kept.iterdir())
     status, answer = post_photo(server.url, encoded(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)), consent="yes")
     assert status == 422 and "no face" in answer["error"], answer

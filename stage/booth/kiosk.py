@@ -5,7 +5,9 @@
 - ``POST /booth/keepsakes`` (multipart: ``photo``, ``line``, ``voice``,
   ``name``, ``consent=yes``): a keepsake made, 201 with its ``token`` and its
   page; a photo that cannot be one, 422 with the reason, nothing stored;
-  503 when too many are waiting;
+  503 when too many are waiting; ``kiosk``, a name the kiosk gives itself,
+  lets it ask ``GET /booth/queue?kiosk=`` how many keepsakes are ahead of its
+  own while it waits;
 - ``GET /booth/k/TOKEN``: the attendee's page (their phone, from the QR code),
   with ``/about``, ``/keepsake.mp4``, ``/keepsake.png`` and ``/qr.svg``;
   ``POST /booth/k/TOKEN/delete``: deleted at their request;
@@ -52,7 +54,7 @@ class Booth:
         self.store = store or Keepsakes(
             self.settings.folder and os.path.expanduser(self.settings.folder), self.settings.keep_hours
         )
-        self.waiting = 0  # keepsakes asked for and not yet made
+        self.queue: list[str] = []  # the kiosks whose keepsakes are asked for and not yet made, in order
         self._cast: Cast | None = None  # the booth's own voices, loaded on its thread
         self._maker = ThreadPoolExecutor(1, "booth", initializer=_low_priority)
         self._sweeper: asyncio.Task | None = None
@@ -62,6 +64,7 @@ class Booth:
         r.add_get("/booth", self.page)
         r.add_get("/booth/setup", self.setup)
         r.add_post("/booth/keepsakes", self.make)
+        r.add_get("/booth/queue", self.place)
         r.add_get("/booth/k/{token}", self.taken_page)
         r.add_get("/booth/k/{token}/about", self.about)
         r.add_get("/booth/k/{token}/qr.svg", self.qr)
@@ -100,9 +103,15 @@ class Booth:
                 "lines": offered(self.settings, name),
                 "voices": self.settings.voices,
                 "keep_hours": self.settings.keep_hours,
-                "waiting": self.waiting,
+                "waiting": len(self.queue),
             }
         )
+
+    async def place(self, request: web.Request) -> web.Response:
+        """How many keepsakes are ahead of a kiosk's own (0 once it is being made, or made)."""
+        kiosk = request.query.get("kiosk", "")
+        ahead = self.queue.index(kiosk) if kiosk in self.queue else 0
+        return web.json_response({"ahead": ahead, "waiting": len(self.queue)})
 
     async def make(self, request: web.Request) -> web.Response:
         fields, photo = await _form(request)
@@ -113,10 +122,11 @@ class Booth:
             line = lines[int(fields.get("line", "0"))]
         except (ValueError, IndexError):
             raise RequestError(400, f"choose one of the {len(lines)} lines") from None
-        if self.waiting >= MOST_WAITING:
-            raise RequestError(503, f"the booth is busy making {self.waiting} keepsakes: try again in a minute")
+        if len(self.queue) >= MOST_WAITING:
+            raise RequestError(503, f"the booth is busy making {len(self.queue)} keepsakes: try again in a minute")
         token, video = self.store.new()
-        self.waiting += 1
+        kiosk = (fields.get("kiosk") or token)[:64]
+        self.queue.append(kiosk)  # the maker's one thread takes them in this order
         try:
             made = await asyncio.get_running_loop().run_in_executor(
                 self._maker,
@@ -131,7 +141,7 @@ class Booth:
             self.store.delete(token)
             raise
         finally:
-            self.waiting -= 1
+            self.queue.remove(kiosk)
         kept = self.store.keep(token, made.line, fields.get("name", ""), fields.get("voice") or "", made.seconds)
         log.info("a keepsake was made in %.1f s (%.1f s of video)", made.elapsed, made.seconds)
         return web.json_response(
@@ -223,7 +233,7 @@ async def _form(request: web.Request) -> tuple[dict[str, str], bytes]:
                     raise RequestError(413, f"the photo is larger than {MAX_BYTES // 2**20} MB")
                 chunks.append(chunk)
             photo = b"".join(chunks)
-        elif part.name in ("name", "line", "voice", "consent"):
+        elif part.name in ("name", "line", "voice", "consent", "kiosk"):
             fields[part.name] = (await part.text())[:200]
     if not photo:
         raise RequestError(400, "there is no photo: allow the camera, then take one")

@@ -1,6 +1,7 @@
 // The photo booth's kiosk: a camera preview, a name, a line and a voice, consent,
 // a 3-2-1 countdown, then the keepsake made on the server and its QR code.
 const $ = (id) => document.getElementById(id);
+const KIOSK = `kiosk-${Math.random().toString(36).slice(2)}`; // this kiosk's place in the booth's queue
 let setup = null;
 
 function say(message, kind) {
@@ -93,9 +94,12 @@ $("booth").addEventListener("submit", async (event) => {
   form.append("line", document.querySelector("input[name=line]:checked").value);
   form.append("voice", setup.voices[Number(document.querySelector("input[name=voice]:checked").value)]);
   form.append("consent", "yes");
+  form.append("kiosk", KIOSK);
   say("Making your keepsake… (about ten seconds)", "working");
+  const queue = setInterval(showPlace, 1000);
   try {
     const response = await fetch("/booth/keepsakes", { method: "POST", body: form });
+    clearInterval(queue);
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) {
       say(answer.error ? `${answer.error[0].toUpperCase()}${answer.error.slice(1)}.` : "Something went wrong: try again.", "refused");
@@ -110,9 +114,22 @@ $("booth").addEventListener("submit", async (event) => {
   } catch (err) {
     say("The booth cannot be reached: try again.", "refused");
   } finally {
+    clearInterval(queue);
     $("capture").disabled = false;
   }
 });
+
+// while the booth makes other kiosks' keepsakes first, say how many are ahead
+async function showPlace() {
+  const place = await (await fetch(`/booth/queue?kiosk=${KIOSK}`)).json().catch(() => null);
+  if (!place || $("status").className !== "working") return;
+  say(
+    place.ahead > 0
+      ? `Waiting for ${place.ahead} keepsake${place.ahead > 1 ? "s" : ""} ahead of yours…`
+      : "Making your keepsake… (about ten seconds)",
+    "working",
+  );
+}
 
 $("again").addEventListener("click", () => {
   $("result").hidden = true;
