@@ -65,20 +65,19 @@ def make_strip(out: Path, config: FiresideConfig, portrait: Path | None = None, 
         for p in picks:
             index = round((p.start + p.end) / 2 * renderer.fps)
             tile = cv2.resize(renderer.frame(index).rgb, (TILE, TILE), interpolation=cv2.INTER_AREA)
-            cv2.putText(
-                tile,
-                f"viseme {viseme_for(p.phoneme)}",
-                (8, TILE - 10),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.55,
-                (255, 255, 255),
-                1,
-                cv2.LINE_AA,
-            )
-            tiles.append(tile)
-        row = np.concatenate(tiles, 1)
-        cv2.putText(row, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
-        rows.append(row)
+            tiles.append(_labelled(tile, f"viseme {viseme_for(p.phoneme)}", (8, TILE - 10), 0.55))
+        rows.append(_labelled(np.concatenate(tiles, 1), label, (8, 22), 0.6))
+    return _save(out, rows)
+
+
+def _labelled(image: np.ndarray, text: str, at: tuple[int, int], scale: float) -> np.ndarray:
+    """``image`` with ``text`` written on it in white, at ``at``."""
+    cv2.putText(image, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
+def _save(out: Path, rows: list[np.ndarray]) -> Path:
+    """The rows (RGB) one under another, as an image file."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
@@ -116,14 +115,6 @@ def make_mouths(out: Path, size: int = 512) -> Path:
             frame = rig.draw(FaceState(mouth=shape))
             crop = frame[max(y0, 0) : y0 + int(2 * h), max(x0, 0) : x0 + int(2 * w)]
             tile = cv2.resize(crop, MOUTH_TILE, interpolation=cv2.INTER_CUBIC)
-            cv2.putText(
-                tile, label, (6, MOUTH_TILE[1] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
-            )
-            tiles.append(tile)
-        row = np.concatenate(tiles, 1)
-        cv2.putText(row, name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-        rows.append(row)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
-    return out
+            tiles.append(_labelled(tile, label, (6, MOUTH_TILE[1] - 8), 0.45))
+        rows.append(_labelled(np.concatenate(tiles, 1), name, (6, 16), 0.5))
+    return _save(out, rows)
