@@ -5,6 +5,7 @@ from avatar import landmarks
 from avatar.face import FaceAnimator, FaceState, IdleMotion
 from avatar.render import Renderer
 from avatar.rigs import RigError, load_rig
+from avatar.rigs.paint import luminance
 from avatar.visemes import SHAPES
 from tests.conftest import speak
 
@@ -252,10 +253,6 @@ def test_no_seam_where_the_warp_ends(rig):
         assert np.percentile(gradient(moved)[edge], 99) <= np.percentile(gradient(still)[edge], 99) + 4, state
 
 
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-
-
 @pytest.mark.parametrize("name", ["astronaut", "hopper", "obama", "biden"])
 def test_an_open_mouth_shows_teeth_a_dark_inside_and_the_lower_lip(name):
     """Down the middle of a mouth wide open ("ah"), on each test portrait:
@@ -265,7 +262,7 @@ def test_an_open_mouth_shows_teeth_a_dark_inside_and_the_lower_lip(name):
     from avatar.rigs.photo import PhotoRig, test_portraits
 
     rig = PhotoRig(test_portraits()[name], 512)
-    frame = _luminance(rig.draw(FaceState(mouth=SHAPES["aa"])))
+    frame = luminance(rig.draw(FaceState(mouth=SHAPES["aa"])))
     x, hw = int(round(rig.mouth.centre[0])), rig.mouth.half_width
     top = int(rig.points[13][1]) - 3  # the inner upper lip, at the middle
     profile = frame[top : int(rig.points[landmarks.CHIN][1]), x - 1 : x + 2].mean(1)
@@ -289,5 +286,5 @@ def test_an_open_smile_bites_its_lower_lip_on_f_and_s_with_nothing_dark_under_th
     rig = PhotoRig(test_portraits()[name], 512)
     x0, y0, x1, y1 = rig.mouth_box
     for viseme in ("FF", "SS"):
-        box = _luminance(rig.draw(FaceState(mouth=SHAPES[viseme])))[y0:y1, x0:x1]
+        box = luminance(rig.draw(FaceState(mouth=SHAPES[viseme])))[y0:y1, x0:x1]
         assert (box < 60).mean() < 0.01, (name, viseme, (box < 60).mean())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avatar import landmarks as lm
-from avatar.rigs.paint import poly_mask
+from avatar.rigs.paint import luminance, poly_mask
 from avatar.rigs.portrait import Mouth
 
 SHADOW = np.array([28, 8, 12], np.float32)  # deep in the mouth, under the upper teeth
@@ -35,7 +35,7 @@ class MouthInside:
         lip = np.median(base[lower_lip > 0.5], 0) if (lower_lip > 0.5).any() else np.array([150.0, 90, 90])
         x0, x1 = max(int(mouth.left[0]), 0), max(int(mouth.right[0]), 1)
         around = base[int(p[lm.NOSE_BOTTOM][1]) : int(p[lm.CHIN][1]), x0:x1]
-        level = float(np.median(around.astype(np.float32) @ [0.299, 0.587, 0.114])) if around.size else 160.0
+        level = float(np.median(luminance(around))) if around.size else 160.0
         return cls(mouth, (0.5 * lip).astype(np.float32), float(np.clip(level / 165.0, 0.5, 1.0)))
 
     def paint(self, m, below, above, cols, top, bottom) -> np.ndarray:

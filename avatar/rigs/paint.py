@@ -22,6 +22,11 @@ def poly_mask(shape: tuple[int, int], polygons: list[np.ndarray], blur: float = 
     return mask
 
 
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """The brightness of each pixel of an RGB image (ITU-R BT.601 weights), float32."""
+    return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def composite(image: np.ndarray, mask: np.ndarray, color) -> None:
     """Paint ``color`` (an RGB triple or an image) over float ``image`` through ``mask``."""
     m = mask[..., None]
@@ -95,16 +100,15 @@ class HeadWarp:
         disp_y = np.subtract(self.grid_y, disp_y, out=disp_y)
         return disp_x, disp_y
 
-    def over(self, f: Field, rows: slice, cols: slice, dx: float, dy: float, roll: float, dy_only: bool = True):
-        """A field's values over a part of the frame (zero beyond its box),
-        where the head has taken it."""
+    def over(self, f: Field, rows: slice, cols: slice, dx: float, dy: float, roll: float) -> np.ndarray:
+        """A vertical field's values over a part of the frame (zero beyond
+        its box), where the head has taken it."""
         out = np.zeros((rows.stop - rows.start, cols.stop - cols.start), np.float32)
         ys, xs = self._moved(f, dx, dy, roll)
         r0, r1 = max(ys.start, rows.start), min(ys.stop, rows.stop)
         c0, c1 = max(xs.start, cols.start), min(xs.stop, cols.stop)
         if r1 > r0 and c1 > c0:
-            values = f.dy if dy_only else f.dx
-            out[r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = values[
+            out[r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = f.dy[
                 r0 - ys.start : r1 - ys.start, c0 - xs.start : c1 - xs.start
             ]
         return out

@@ -61,9 +61,10 @@ OPENING = [61, *lm.LIPS_INNER_LOWER, 291]  # the cut between the lips, from corn
 
 class LipMoves(NamedTuple):
     """Where a control takes the landmarks of the cut between the lips (the
-    inner lower lip, and the corners at its ends: ``OPENING``), per unit of it, on each side of the cut: ``upper`` is
-    the edge of what moves with the upper lip, ``lower`` the lower lip's
-    edge. The mouth's opening lies between them."""
+    inner lower lip, and the corners at its ends: ``OPENING``), per unit of
+    it, on each side of the cut: ``upper`` is the edge of what moves with the
+    upper lip, ``lower`` the lower lip's edge. The mouth's opening lies
+    between them."""
 
     upper: np.ndarray  # (13, 2)
     lower: np.ndarray
@@ -74,12 +75,12 @@ ROUND_IN = 0.34  # how far the corners pull in on a rounded mouth, in half-width
 
 class Cut(NamedTuple):
     """The cut between the lips, for working out the opening each frame:
-    where it runs (its row at each column of the portrait), how much of
-    each pixel lies below it, and how far each parting control takes the
-    lower sheet beyond the upper one (a vertical field, pixels per unit)."""
+    where it runs (its row at each column of the portrait), which pixels
+    lie below it, and how far each parting control takes the lower sheet
+    beyond the upper one (a vertical field, pixels per unit)."""
 
     line: np.ndarray  # (size,)
-    lower_side: np.ndarray  # (size, size), 0..1
+    lower_side: np.ndarray  # (size, size), 1 below the cut, 0 above
     parting: dict[str, Field]
 
 
@@ -172,7 +173,8 @@ def mouth_fields(p: np.ndarray, mouth: Mouth, size: int) -> tuple[dict[str, Fiel
                 upper_field = mesh.field(upper_sheet[:, k])
                 apart = mesh.field(lower_sheet[:, k]) - upper_field
                 dense.append(upper_field + lower_side * apart)
-                parting_fields[name] = Field(dy=apart)  # the lips part up and down only
+                if k == 1:  # the lips part up and down
+                    parting_fields[name] = Field(dy=apart)
         fields[name] = Field(dx=dense[0], dy=dense[1])
         lips[name] = LipMoves(upper_sheet[OPENING], lower_sheet[OPENING])
     return fields, lips, Cut(line.astype(np.float32), lower_side, parting_fields)

@@ -11,6 +11,7 @@ import numpy as np
 from avatar import landmarks as lm
 from avatar.render import Renderer
 from avatar.rigs import load_rig
+from avatar.rigs.paint import luminance
 from avatar.rigs.photo import test_portraits
 from avatar.visemes import viseme_track
 from stage.core.config import FiresideConfig
@@ -104,10 +105,6 @@ def _median(values) -> float:
     return float(np.median(values)) if values else float("nan")
 
 
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-
-
 def _inside(frame: np.ndarray, points: np.ndarray) -> tuple[float, float, float]:
     """The inside of an open mouth, as the face mesh finds it on the frame:
     how far its luminance spreads (p90 - p10); in how many of 16 levels of
@@ -115,7 +112,7 @@ def _inside(frame: np.ndarray, points: np.ndarray) -> tuple[float, float, float]
     fills two or three); and the largest one-pixel step from its darkest
     point down to the lower lip, as a share of the whole rise there (the
     median over the middle columns: near 1 for a hard edge)."""
-    y = _luminance(frame)
+    y = luminance(frame)
     outline = np.concatenate([points[lm.LIPS_INNER_UPPER], points[lm.LIPS_INNER_LOWER][::-1]])
     mask = np.zeros(y.shape, np.uint8)
     cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 1)
