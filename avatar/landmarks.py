@@ -106,26 +106,21 @@ def _run_child(args: list[str], failure: str, timeout: float) -> int:
     return run.returncode
 
 
-def _face_mesh(faces: int = 1):
+def _face_mesh():
     os.environ.setdefault("GLOG_minloglevel", "2")
     import mediapipe as mp
 
     return mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, refine_landmarks=True, max_num_faces=faces, min_detection_confidence=0.5
+        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.5
     )
 
 
-def _all_points(mesh, rgb: np.ndarray) -> list[np.ndarray]:
-    result = mesh.process(rgb)
-    h, w = rgb.shape[:2]
-    return [
-        np.array([(p.x * w, p.y * h) for p in face.landmark], np.float32) for face in result.multi_face_landmarks or []
-    ]
-
-
 def _points(mesh, rgb: np.ndarray) -> np.ndarray | None:
-    faces = _all_points(mesh, rgb)
-    return faces[0] if faces else None
+    result = mesh.process(rgb)
+    if not result.multi_face_landmarks:
+        return None
+    h, w = rgb.shape[:2]
+    return np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], np.float32)
 
 
 def _landmark(image_path: str, out_path: str) -> int:

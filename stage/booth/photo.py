@@ -1,9 +1,9 @@
 """Is this photo a keepsake's face? One face, near enough, lit, looking at
 the camera: otherwise a message the attendee can act on, and nothing kept.
 
-Faces are found with MediaPipe's full-range face detector, and the one
-face's landmarks with its face mesh (avatar/landmarks.py); the checks are
-measured on its box, landmarks and pixels.
+Faces are found with MediaPipe's short- and full-range face detectors, and
+the one face's landmarks with its face mesh (``avatar.landmarks.faces_in``);
+the checks are measured on its box, landmarks and pixels.
 """
 
 from __future__ import annotations
