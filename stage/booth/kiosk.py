@@ -22,7 +22,6 @@ priority (a panel's voice and frames come first), and expire after
 from __future__ import annotations
 
 import asyncio
-import hmac
 import io
 import logging
 import os
@@ -39,7 +38,7 @@ from stage.booth.photo import MAX_BYTES, PhotoError
 from stage.booth.store import CARD, VIDEO, Keepsakes
 from stage.core.config import FiresideConfig
 from stage.session.cast import Cast
-from stage.transport.auth import given_token
+from stage.transport.auth import carries
 from stage.transport.http import WEB, RequestError
 
 log = logging.getLogger("fireside.booth")
@@ -201,7 +200,7 @@ class Booth:
     # the organiser's gallery
 
     def _organiser(self, request: web.Request) -> None:
-        if not hmac.compare_digest(given_token(request).encode(), self.token.encode()):
+        if not carries(request, self.token):
             raise RequestError(401, "the gallery needs the organiser's token: /booth/gallery?token=...")
 
     async def gallery(self, request: web.Request) -> web.Response:

@@ -23,15 +23,19 @@ def given_token(request: web.Request) -> str:
     return request.query.get("token", "")
 
 
+def carries(request: web.Request, token: str) -> bool:
+    """Whether a request carries ``token`` (compared in constant time)."""
+    return hmac.compare_digest(given_token(request).encode(), token.encode())
+
+
 def moderator_only(token: str):
     """Middleware that lets a request reach the console only with ``token``."""
-    expected = token.encode()
 
     @web.middleware
     async def guard(request: web.Request, handler):
         paths = _paths(request)
         if any(p == PAGE or p.startswith(PAGE + "/") for p in paths):
-            if not hmac.compare_digest(given_token(request).encode(), expected):
+            if not carries(request, token):
                 raise RequestError(401, FOR_THE_PAGE if PAGE in paths else FOR_AN_ENDPOINT)
         return await handler(request)
 
