@@ -28,7 +28,8 @@ from avatar.rigs.portrait import OPENING, Mouth, brow_and_gaze_fields, eye_lids,
 IDLE_SCALE = 0.6  # a photo tolerates less head motion than a drawing
 SMILE_OPEN = 0.4  # the openness at which a portrait's open smile shows as it is
 BROW_LIFT = 0.04  # how far the brows lift at most, in face heights
-JAW_DROP = 0.75  # the jaw's drop, for each pixel the lips part at the middle
+JAW_DROP = 0.78  # the jaw's drop, for each pixel the lips part at the middle
+ROUND_PARTING = 0.65  # a rounded mouth (o, u, w) parts less at the middle than a spread one
 
 
 class PhotoRig:
@@ -102,13 +103,13 @@ class PhotoRig:
         # the jaw drops the lower lip with it, and the upper lip stays; a
         # rounded mouth parts between its pulled-in corners
         jaw = JAW_DROP * gap
-        up, down = 0.22 * gap - 1.1 * close + 0.35 * jaw, 0.33 * gap - 0.6 * close + 0.35 * jaw
+        up, down = 0.22 * gap - 1.05 * close + 0.35 * jaw, 0.33 * gap - 0.6 * close + 0.35 * jaw
         r = float(np.clip(m.round, 0, 1))
         moves = {
             "lip_up": up * (1 - r),
             "lip_down": down * (1 - r),
-            "lip_up_round": up * r,
-            "lip_down_round": down * r,
+            "lip_up_round": up * r * ROUND_PARTING,
+            "lip_down_round": down * r * ROUND_PARTING,
             "jaw": jaw,
             "wide": m.wide,
             "round": m.round,
