@@ -21,13 +21,16 @@ DEMO_TEXT ?= Good evening, and welcome to the fireside. I am your AI panelist, a
 
 setup: $(STAMP)
 
-# Debian packages: espeak-ng (the fallback voice engine's library),
+# Debian packages: espeak-ng (the fallback voice engine's library, and its
+# command for the turn-taking tests' and bench's other voices), sox (the bench's tempo and pitch changes),
 # chromium (the browser the call page is tested in) and a font with Chinese
 # characters (translated captions, in rehearsal's video and on the pages)
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 system-deps:
 	@missing=""; \
 	ldconfig -p | grep -q libespeak-ng.so.1 || missing="$$missing espeak-ng"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null || missing="$$missing sox"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -f $(CJK_FONT) ] || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \

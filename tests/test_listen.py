@@ -252,9 +252,12 @@ def test_listen_command(tmp_path, questions):
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in run.stdout.splitlines()]
     assert [e["event"] for e in events][0] == "SpeechStarted" and events[-1]["event"] == "TurnEnded"
+    turn = events[-1]  # its end, when it was decided, and what decided it
+    assert turn["end"] < turn["decided"] and turn["why"] in ("complete", "doubtful", "unfinished"), turn
+    assert 0 <= turn["words"] <= 1 and 0 <= turn["sound"] <= 1 and turn["decision_ms"] > 0, turn
     assert wer([QUESTIONS[0]], [events[-1]["text"]]) <= 0.10
     table = subprocess.run([command, "listen", str(path)], capture_output=True, text=True, timeout=waiting.seconds(120))
-    assert "turn 1 ends" in table.stdout and "1 turn(s)" in table.stdout
+    assert "turn 1 ends" in table.stdout and "1 turn(s)" in table.stdout and "ms to decide" in table.stdout
     bad = subprocess.run([command, "listen", str(tmp_path / "missing.wav")], capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr
 

@@ -150,25 +150,23 @@ class ListenSettings(Section):
     # speech goes on while voice activity stays above this (below speech_threshold: it holds)
     silence_threshold: float = Field(default=0.35, gt=0, lt=1)
     min_speech: float = Field(default=0.2, ge=0.05, le=2)
-    # smart-turn: after turn_check seconds of silence, Smart Turn and the words
-    # say whether the turn is over (a statement with a full stop ends it when
-    # the model's probability is at least complete_threshold); if not, it ends
-    # after max_hangover.
-    # silence (the default until smart-turn is as fast in a call, see the
-    # README): a fixed hangover ends it (unfinished_hangover when the words trail off)
-    end_of_turn: Literal["smart-turn", "silence"] = "silence"
+    # model (the default): after turn_check seconds of silence, what the words
+    # say (a text end-of-turn model, Qwen2.5-0.5B) and how they sound (Smart
+    # Turn v3.2) are weighed (log-odds, words_weight on the words), with how
+    # sure Whisper is of them (sure_weight on its mean log-probability): a score
+    # of at least complete_threshold ends the turn then, at least
+    # doubtful_threshold after doubtful_hangover, any other after
+    # max_hangover. The defaults are calibrated by `fireside bench turns
+    # --calibrate` on questions and voices the evaluation does not use.
+    # silence: a fixed hangover ends it (unfinished_hangover when the words trail off)
+    end_of_turn: Literal["model", "silence"] = "model"
     turn_check: float = Field(default=0.15, ge=0.05, le=2)
-    complete_threshold: float = Field(default=0.1, gt=0, lt=1)
-    # ... and when the words make a whole sentence with at least this probability
-    sentence_threshold: float = Field(default=0.02, gt=0, lt=1)
-    # words that are not whole wait doubtful_hangover, not max_hangover, when
-    # Smart Turn hears an end with at least this probability
-    sounds_finished: float = Field(default=0.9, gt=0, lt=1)
+    words_weight: float = Field(default=0.4, ge=0, le=1)
+    sure_weight: float = Field(default=2.0, ge=0, le=20)
+    complete_threshold: float = Field(default=0.0, ge=-20, le=20)
+    doubtful_threshold: float = Field(default=-5.0, ge=-20, le=20)
     max_hangover: float = Field(default=2.0, ge=0.1, le=10)
-    # a turn that may be finished (Whisper unsure of its words, or Smart Turn
-    # of a statement) ends after doubtful_hangover
-    doubtful_hangover: float = Field(default=1.2, ge=0.1, le=10)
-    sure_threshold: float = Field(default=-0.55, ge=-5, le=0)
+    doubtful_hangover: float = Field(default=1.0, ge=0.1, le=10)
     hangover: float = Field(default=0.5, ge=0.1, le=5)
     unfinished_hangover: float = Field(default=1.2, ge=0.1, le=10)
     # speech over the avatar pauses it; with no real turn after it (a cough,
@@ -180,6 +178,11 @@ class ListenSettings(Section):
     pre_roll: float = Field(default=0.25, ge=0, le=2)  # seconds of audio kept from before speech starts
     # names and terms to expect (Whisper's prompt); the moderator's microphone adds the panelists'
     vocabulary: str = ""
+
+    @field_validator("end_of_turn", mode="before")
+    @classmethod
+    def _old_name(cls, value):
+        return "model" if value == "smart-turn" else value  # its name before the words had a model of their own
 
 
 class CallSettings(Section):

@@ -153,6 +153,14 @@ class TurnEnded:
     start: float
     end: float  # when the speech stopped
     decided: float  # when the silence (and the words) said the turn was over
+    # what decided it: "complete", "doubtful" or "unfinished" (the pause as
+    # judged, stage.listen.turns.judge_pause), "silence" (a fixed hangover),
+    # "max_turn" or "end" (of the audio); and, when judged, its readings
+    why: str = ""
+    words: float | None = None  # the text model's probability that the words end the turn
+    sound: float | None = None  # Smart Turn's, from the audio
+    score: float | None = None  # the two weighed (log-odds)
+    decision_ms: float | None = None  # the two models' compute
 
 
 @dataclass(frozen=True)

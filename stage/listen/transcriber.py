@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 
 import numpy as np
@@ -36,6 +37,9 @@ class Transcriber:
         self._early: tuple[int, str] | None = None  # the final pass made early: (frames it covers, text)
         self.early_score = 0.0  # how sure Whisper was of the early pass's words (mean log-probability)
         self.final_compute: list[float] = []  # seconds of decoding after each end-of-turn decision
+        # called with each partial transcript's words where it is made (live: on
+        # the pool), so that what reads them later (the text end-of-turn model) is warm
+        self.then: Callable[[str], None] | None = None
 
     def words(self, frames: list[np.ndarray]) -> str:
         return self.recognize(frames).text
@@ -53,11 +57,16 @@ class Transcriber:
     def partial(self, frames: list[np.ndarray], start: float, end: float) -> list:
         """The transcript of the turn so far (``start`` to ``end``): now, or, live, later from ``ready``."""
         if not self.live:
-            text = self.words(frames)
+            text = self._partial(np.concatenate(frames)).text
             return [Transcript("person", text, False, start, end)] if text else []
-        job = self._partials.submit(_heard, np.concatenate(frames), self.model, self.language)
-        self._job = (job, start, end)
+        self._job = (self._partials.submit(self._partial, np.concatenate(frames)), start, end)
         return []
+
+    def _partial(self, audio: np.ndarray) -> Recognition:
+        heard = _heard(audio, self.model, self.language)
+        if self.then is not None and heard.text:
+            self.then(heard.text)
+        return heard
 
     def ready(self, turn_start: float | None) -> list:
         """A partial transcript made in the background, once it is ready, if

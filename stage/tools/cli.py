@@ -164,7 +164,9 @@ def _persona_commands(commands) -> None:
     )
     translate.set_defaults(run=_translate)
 
-    listen = commands.add_parser("listen", help="transcribe an audio file: partials, finals and turns")
+    listen = commands.add_parser(
+        "listen", help="transcribe an audio file: partials, finals and turns, and what decided each turn's end"
+    )
     listen.add_argument("file", type=Path, help="an audio file (WAV, MP3, anything FFmpeg reads)")
     listen.add_argument("--json", action="store_true", help="print every event as a JSON line")
     listen.set_defaults(run=_listen)
@@ -222,7 +224,7 @@ BENCHES = {  # what each bench measures, and about how long it takes here
     "think": "retrieval and answers, speed (minutes: builds the index cold)",
     "answers": "answer quality on the question sets and SQuAD 2.0 (minutes)",
     "listen": "transcription speed and accuracy (a minute)",
-    "turns": "end-of-turn and barge-in decisions (minutes)",
+    "turns": "end of turn, paused questions and backchannels on 13 voices the tests never use (10 minutes; --calibrate: 4)",
     "call": "a real call: set-up and voice to voice (minutes)",
     "rehearse": "rendering the demo show (a minute)",
     "panel": "the live stage: ask to first audio, stop to silence (minutes)",
@@ -249,6 +251,9 @@ def _bench_command(commands) -> None:
         "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
     )
     bench.add_argument("--minutes", type=float, help="soak: how long the call is held (default 30)")
+    bench.add_argument(
+        "--calibrate", action="store_true", help="turns: choose the end-of-turn thresholds on the calibration half"
+    )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
@@ -456,7 +461,9 @@ def _voices(args, config: FiresideConfig) -> int:
 def _bench(args, config: FiresideConfig) -> int:
     from stage.tools import bench
 
-    records = bench.run(args.name, config, quick=args.quick, llm=args.llm, url=args.url, minutes=args.minutes)
+    records = bench.run(
+        args.name, config, quick=args.quick, llm=args.llm, url=args.url, minutes=args.minutes, calibrate=args.calibrate
+    )
     if args.json:
         print(json.dumps(records, indent=2))
     else:
@@ -632,7 +639,17 @@ def _listen(args, config: FiresideConfig) -> int:
             out.print(f"[{style}]{event.end:7.2f}s  {label} {event.text}[/]", highlight=False)
         elif isinstance(event, TurnEnded):
             turns += 1
-            out.print(f"{event.decided:7.2f}s  turn {turns} ends ({event.start:.2f}-{event.end:.2f}s)", highlight=False)
+            why = event.why
+            if event.score is not None:
+                why += (
+                    f": words {event.words:.3f}, sound {event.sound:.3f}, score {event.score:+.1f},"
+                    f" {event.decision_ms:.0f} ms to decide"
+                )
+            out.print(
+                f"{event.decided:7.2f}s  turn {turns} ends ({event.start:.2f}-{event.end:.2f}s, "
+                f"{1000 * (event.decided - event.end):.0f} ms after the speech; {why})",
+                highlight=False,
+            )
         elif isinstance(event, Interrupted):
             out.print(f"{event.at:7.2f}s  barge-in", highlight=False)
     if not args.json:

@@ -1,7 +1,7 @@
 """``fireside bench``: speed figures as ``{"name", "value", "unit"}`` records.
 
 Figures, not pass/fail: the tests never time anything. One module per kind
-of work: media (render, tts), faces (avatar), answers (think, answers), listening (listen),
+of work: media (render, tts), faces (avatar), answers (think, answers), listening (listen), turns,
 live (call, panel), rooms (livekit), rehearsal (rehearse), fuzz (generated bad input) and
 soak (a long call).
 """
@@ -19,7 +19,7 @@ MODULES = {
     "think": "answers",
     "answers": "answers",
     "listen": "listening",
-    "turns": "listening",
+    "turns": "turns",
     "call": "live",
     "panel": "live",
     "livekit": "rooms",
@@ -39,6 +39,7 @@ def run(
     llm: list[str] = (),
     url: str | None = None,
     minutes: float | None = None,
+    calibrate: bool = False,
 ) -> list[dict]:
     """The figures of benchmark ``name`` (its module is imported only now: each needs its own models)."""
     bench = getattr(importlib.import_module(f"stage.tools.bench.{MODULES[name]}"), f"bench_{name}")
@@ -48,4 +49,6 @@ def run(
         return bench(config, quick, url)
     if name == "soak":
         return bench(config, quick, minutes)
+    if name == "turns":
+        return bench(config, quick, calibrate)
     return bench(config, quick)

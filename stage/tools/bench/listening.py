@@ -1,6 +1,6 @@
 """Listening: from the end of speech to the end of the turn, with real
-Whisper, and turn-taking (Smart Turn, pauses, backchannels) on recorded
-utterances."""
+Whisper; and the helpers that say and hear utterances for the turn-taking
+bench (``stage.tools.bench.turns``) and the tests."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 from stage.core.config import FiresideConfig
 from stage.core.events import FalseInterruption, Interrupted, TurnEnded
 from stage.listen.listener import Listener
-from stage.tools.bench.common import percentile, record, speech_end
-from voices.catalog import VoiceCatalog, load_engine
+from stage.tools.bench.common import percentile, record
+from voices.catalog import VoiceCatalog
 
 LISTEN_QUESTIONS = [
     "What does open banking mean for small businesses?",
@@ -54,26 +54,7 @@ def bench_listen(config: FiresideConfig, quick: bool = False) -> list[dict]:
     ]
 
 
-# -- turn-taking ---------------------------------------------------------------
-# Questions with a place to pause (after the first part), none of them used to
-# choose the end-of-turn rule or its threshold, nor in the tests
-TURN_QUESTIONS = [
-    ("What is the role of", "a central bank in a crisis?"),
-    ("I was wondering", "how banks detect fraud."),
-    ("Tell me about", "the risks of crypto assets."),
-    ("Could you explain why", "interest rates went up last year?"),
-    ("My question is about", "the future of cash."),
-    ("How do small firms", "get loans from their banks?"),
-    ("I would like to know", "what stablecoins are."),
-    ("Can you tell me how", "deposit insurance works?"),
-    ("What happens when", "a bank fails?"),
-    ("Is it true that", "cheques are being phased out?"),
-]
-BACKCHANNELS = ["Mm-hmm.", "Right.", "Yes.", "Uh-huh.", "Okay.", "I see.", "Yeah.", "Ha ha ha.", "Ahem!"]
-TURN_VOICES = [("joe", 0.85), ("joe", 1.0), ("joe", 1.2), ("espeak-en", 0.8), ("espeak-en", 1.0), ("espeak-en", 1.3)]
-PAUSES = [0.3, 0.5, 0.7, 1.0]
-
-
+# -- saying and hearing, for the turn-taking bench and the tests -----------------
 def spoken(engine, text: str) -> tuple[np.ndarray, list[float]]:
     """``text`` said by ``engine`` (float32 at its rate), and where each phoneme ends (s)."""
     pieces = list(engine.synthesize(text))
@@ -121,78 +102,3 @@ def listen_to(audio: np.ndarray, rate: int, settings, avatar: bool = False) -> t
             elif isinstance(event, FalseInterruption):
                 listener.avatar_speaking = True
     return events + listener.finish(), listener
-
-
-def bench_turns(config: FiresideConfig, quick: bool = False) -> list[dict]:
-    """End of turn on recorded utterances (Piper and espeak-ng at several
-    speaking rates): the delay on complete questions, false cut-offs on
-    questions with a pause inside, and backchannels said over the avatar,
-    with Smart Turn (the default) and with the old fixed 0.5 s of silence."""
-    catalog = VoiceCatalog(config.voices.catalog)
-    voices = TURN_VOICES[1::3] if quick else TURN_VOICES
-    questions = TURN_QUESTIONS[:3] if quick else TURN_QUESTIONS
-    backchannels = BACKCHANNELS[:3] if quick else BACKCHANNELS
-    records = []
-    for mode in ("smart-turn", "silence"):
-        settings = config.listen
-        settings.end_of_turn = mode
-        delays, from_sound, waits, cutoffs, discards, pauses, resumes, compute = [], [], 0, 0, 0, 0, [], []
-        tried = {"complete": 0, "paused": 0, "backchannel": 0}
-        for n, (voice, speed) in enumerate(voices):
-            engine = load_engine(catalog.get(voice).model_copy(update={"speaking_rate": speed}))
-            rate = engine.sample_rate
-            lead, tail = np.zeros(rate // 2, np.float32), np.zeros(round(2.6 * rate), np.float32)
-            room = np.random.default_rng(n)
-            for k, (first, rest) in enumerate(questions):
-                audio, _ = spoken(engine, f"{first} {rest}")
-                whole = np.concatenate([lead, audio, tail])
-                whole += room.standard_normal(len(whole)).astype(np.float32) * 0.002  # a quiet room
-                events, listener = listen_to(whole, rate, settings)
-                ended = [e for e in events if isinstance(e, TurnEnded)]
-                tried["complete"] += 1
-                if listener.turns.model is not None:
-                    compute += listener.turns.model.compute
-                if ended:
-                    # as LiveKit counts it: from the end of speech Silero heard, and
-                    # the decision's own compute (Smart Turn's) on top
-                    model = listener.turns.model
-                    decision = model.compute[-1] if model is not None and model.compute else 0.0
-                    delays.append(ended[0].decided - ended[0].end + decision)
-                    from_sound.append(ended[0].decided - (0.5 + speech_end(audio, rate)) + decision)
-                    waits += ended[0].decided - ended[0].end > 1.0
-                audio, resumes_at = paused(engine, first, rest, PAUSES[(n + k) % len(PAUSES)])
-                whole = np.concatenate([lead, audio, tail])
-                whole += room.standard_normal(len(whole)).astype(np.float32) * 0.002
-                events, _ = listen_to(whole, rate, settings)
-                ended = [e for e in events if isinstance(e, TurnEnded)]
-                tried["paused"] += 1
-                cutoffs += len(ended) != 1 or ended[0].decided < 0.5 + resumes_at
-            for k, word in enumerate([*backchannels, "(cough)"]):
-                audio = cough(rate, k) if word == "(cough)" else spoken(engine, word)[0]
-                whole = np.concatenate([lead, lead, audio, tail])
-                events, _ = listen_to(whole, rate, settings, avatar=True)
-                tried["backchannel"] += 1
-                discards += any(isinstance(e, TurnEnded) for e in events)
-                pauses += any(isinstance(e, Interrupted) for e in events)
-                back = [e.at for e in events if isinstance(e, FalseInterruption)]
-                if back:
-                    resumes.append(back[0] - (1.0 + speech_end(audio, rate)))
-        name = "turns" if mode == "smart-turn" else "turns.silence"
-        records += [
-            record(f"{name}.end_of_turn_delay.p50", 1000 * percentile(delays, 0.5), "ms"),
-            record(f"{name}.end_of_turn_delay.p95", 1000 * percentile(delays, 0.95), "ms"),
-            record(f"{name}.end_of_turn_after_the_sound.p50", 1000 * percentile(from_sound, 0.5), "ms"),
-            record(f"{name}.complete_waited_over_1s", 100 * waits / tried["complete"], "%"),
-            record(f"{name}.false_cutoffs", 100 * cutoffs / tried["paused"], "%"),
-            record(f"{name}.backchannels_discarding", 100 * discards / tried["backchannel"], "%"),
-            # before pausing came in, every one of these discarded the answer
-            record(f"{name}.backchannels_pausing", 100 * pauses / tried["backchannel"], "%"),
-            record(f"{name}.resume_after_backchannel.p50", 1000 * percentile(resumes or [0.0], 0.5), "ms"),
-            record(f"{name}.utterances", sum(tried.values()), "utterances"),
-        ]
-        if compute:
-            records += [
-                record("turns.smart_turn_inference.p50", 1000 * percentile(compute, 0.5), "ms"),
-                record("turns.smart_turn_inference.p95", 1000 * percentile(compute, 0.95), "ms"),
-            ]
-    return records
