@@ -11,7 +11,7 @@ works": 0.36.
 The template's head is evaluated once, and each call reuses the tokens it
 shares with the last words scored (``warm`` scores nothing, only evaluates:
 the transcriber feeds it each partial transcript where it is made), so
-that in a pause only the last words are new: 51-56 ms a call (p50, one
+that in a pause only the last words are new: 51 ms a call (p50, one
 thread; 113 ms p95), where a whole question read cold takes 100-130 ms.
 One thread, so that it leaves a core to the answer being drafted."""
 
