@@ -15,13 +15,13 @@ uses, fed 20 ms at a time."""
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from stage.core.audio import RATE, Resampler, read_wav
 from stage.core.config import FiresideConfig, ListenSettings
 from stage.core.events import TurnEnded
 from stage.listen.turns import SHORT, Judgement, turn_score
+from stage.tools import squad
 from stage.tools.bench.common import percentile, record, speech_end
 from stage.tools.bench.listening import cough, listen_to, paused, spoken
 from stage.tools.squad import DEFAULT_FILE
@@ -90,13 +91,7 @@ def questions(path: Path = DEFAULT_FILE) -> tuple[list[str], list[str]]:
     """SQuAD 2.0's questions of 5 to 14 words, shuffled once: (calibration half, evaluation half)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the shared SQuAD 2.0 file is needed for the turn-taking questions")
-    data = json.loads(path.read_text())
-    seen = {
-        " ".join(qa["question"].split())
-        for article in data["data"]
-        for paragraph in article["paragraphs"]
-        for qa in paragraph["qas"]
-    }
+    seen = {" ".join(item.question.split()) for item in squad.load(path)[1]}
     picked = sorted(q for q in seen if 5 <= len(q.split()) <= 14 and q.endswith("?"))
     np.random.default_rng(0).shuffle(picked)
     half = len(picked) // 2
@@ -128,7 +123,6 @@ class Speaker:
 
     def _espeak(self, first: str, rest: str, pause: float) -> np.ndarray:
         name, wpm, pitch = self.voice.espeak
-        escape = lambda text: text.replace("&", "&amp;").replace("<", "&lt;")  # noqa: E731
         text = escape(first) + (f' <break time="{round(pause * 1000)}ms"/> ' if pause else " ") + escape(rest)
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "said.wav"
