@@ -159,7 +159,7 @@ class TurnEnded:
     why: str = ""
     words: float | None = None  # the text model's probability that the words end the turn
     sound: float | None = None  # Smart Turn's, from the audio
-    score: float | None = None  # the two weighed (log-odds)
+    score: float | None = None  # the readings weighed, Whisper's certainty with them (log-odds)
     decision_ms: float | None = None  # the two models' compute
 
 
