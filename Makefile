@@ -23,8 +23,9 @@ setup: $(STAMP)
 
 # Debian packages: espeak-ng (the fallback voice engine's library, and its
 # command for the turn-taking tests' and bench's other voices), sox (the bench's tempo and pitch changes),
-# chromium (the browser the call page is tested in) and a font with Chinese
-# characters (translated captions, in rehearsal's video and on the pages)
+# chromium (the browser the call page is tested in), a font with Chinese
+# characters (translated captions, in rehearsal's video and on the pages) and
+# redis-server (LiveKit nodes share rooms through it: bench livekit --nodes 2)
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 system-deps:
 	@missing=""; \
@@ -33,6 +34,7 @@ system-deps:
 	command -v sox >/dev/null || missing="$$missing sox"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -f $(CJK_FONT) ] || missing="$$missing fonts-wqy-microhei"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing; \
@@ -145,7 +147,15 @@ bench: setup
 LIVEKIT_MODULE := github.com/livekit/livekit-server
 LIVEKIT_VERSION := v1.13.5
 LIVEKIT := build/livekit-server
-livekit-server: $(LIVEKIT)
+# The remote audience, light: hundreds of viewers that read RTP without
+# decoding it, on LiveKit's Go SDK (stage/tools/viewers; v2.19.0 is the newest
+# whose pion is not LiveKit's fork), built with the same Go
+LIVEKIT_VIEWERS := build/livekit-viewers
+livekit-server: $(LIVEKIT) $(LIVEKIT_VIEWERS)
+
+$(LIVEKIT_VIEWERS): stage/tools/viewers/main.go stage/tools/viewers/go.mod stage/tools/viewers/go.sum
+	@command -v go >/dev/null || { echo "Go is not installed: cannot build the light viewers"; exit 1; }
+	cd stage/tools/viewers && go build -o $(CURDIR)/$@ .
 
 $(LIVEKIT):
 	@command -v go >/dev/null || { echo "Go is not installed: cannot build the LiveKit server (its tests will skip)"; exit 1; }

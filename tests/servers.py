@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from stage.transport.rooms.connect import AGENTS_CONFIG
 from tests import waiting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +134,7 @@ def livekit_server(log: Path | None = None, ports: tuple[int, int, int] | None =
         "--udp-port",
         str(udp),
         "--config-body",
-        f"rtc: {{tcp_port: {tcp}}}",
+        f"rtc: {{tcp_port: {tcp}}}\n" + AGENTS_CONFIG,
     ]
     server = Server(cmd, port, log=log, url=f"ws://127.0.0.1:{port}", health=f"http://127.0.0.1:{port}/")
     server.ports = (port, tcp, udp)

@@ -19,6 +19,8 @@ from pathlib import Path
 from avatar.rigs import Rig, load_rig
 from stage.core.config import FiresideConfig
 from stage.core.runtime import Runtime
+from stage.listen.sentence_end import SentenceEnd
+from stage.listen.smart_turn import SmartTurn
 from stage.session.call import CallSession
 from stage.think.knowledge import Knowledge
 from stage.think.persona import PersonaCard, load_personas
@@ -111,6 +113,12 @@ class Cast:
                         remembered(voice, piece)
             self.rig(card.avatar)
             self.thinker(card.id).warm()
+        if self.config.listen.end_of_turn == "model":
+            # the end-of-turn models, one per process for every listener: loaded now, not
+            # on the first call's loop (joining and loading the text model takes seconds,
+            # and a room's loop blocked that long fell seconds behind for good)
+            SentenceEnd()
+            SmartTurn()
 
     def close(self) -> None:
         if self._runtime is not None:

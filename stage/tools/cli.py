@@ -254,6 +254,12 @@ def _bench_command(commands) -> None:
     bench.add_argument(
         "--calibrate", action="store_true", help="turns: choose the end-of-turn thresholds on the calibration half"
     )
+    bench.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="livekit: this many LiveKit nodes sharing Redis, a worker at each, calls through all (try 2)",
+    )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
     bench.set_defaults(run=_bench)
@@ -462,16 +468,29 @@ def _bench(args, config: FiresideConfig) -> int:
     from stage.tools import bench
 
     records = bench.run(
-        args.name, config, quick=args.quick, llm=args.llm, url=args.url, minutes=args.minutes, calibrate=args.calibrate
+        args.name,
+        config,
+        quick=args.quick,
+        llm=args.llm,
+        url=args.url,
+        minutes=args.minutes,
+        calibrate=args.calibrate,
+        nodes=args.nodes,
     )
     if args.json:
         print(json.dumps(records, indent=2))
     else:
         table = Table("name", "value", "unit", title=f"fireside bench {args.name}")
         for r in records:
-            table.add_row(r["name"], f"{r['value']:.4g}", r["unit"])
+            if r["value"] is None:
+                table.add_row(r["name"], "[red]failed[/]", r["error"])
+            else:
+                table.add_row(r["name"], f"{r['value']:.4g}", r["unit"])
         out.print(table)
-    return 0
+    missing = [r["name"] for r in records if r["value"] is None and r.get("required")]
+    if missing:
+        err.print(f"[red]not measured: {', '.join(missing)}[/]")
+    return 1 if missing else 0
 
 
 def _load_personas(config: FiresideConfig):

@@ -40,6 +40,7 @@ def run(
     url: str | None = None,
     minutes: float | None = None,
     calibrate: bool = False,
+    nodes: int = 1,
 ) -> list[dict]:
     """The figures of benchmark ``name`` (its module is imported only now: each needs its own models)."""
     bench = getattr(importlib.import_module(f"stage.tools.bench.{MODULES[name]}"), f"bench_{name}")
@@ -51,4 +52,6 @@ def run(
         return bench(config, quick, minutes)
     if name == "turns":
         return bench(config, quick, calibrate)
+    if name == "livekit":
+        return bench(config, quick, nodes)
     return bench(config, quick)

@@ -24,6 +24,13 @@ def record(name: str, value: float, unit: str) -> dict:
     return {"name": name, "value": round(float(value), 4), "unit": unit}
 
 
+def failure(name: str, reason: BaseException | str, required: bool = False) -> dict:
+    """A figure that could not be measured: a record with no value, and why.
+    ``required``: without it the bench has failed (``fireside bench`` exits 1)."""
+    why = str(reason) or type(reason).__name__
+    return {"name": name, "value": None, "unit": "failed", "error": why.splitlines()[0][:300], "required": required}
+
+
 def speech_end(audio: np.ndarray, rate: int) -> float:
     """Where the sound of ``audio`` ends (s): its last 10 ms above the room's hum."""
     frame = rate // 100

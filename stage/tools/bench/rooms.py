@@ -11,11 +11,16 @@ The LiveKit server is the one ``LIVEKIT_URL`` names, else the project's own
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -23,59 +28,114 @@ import psutil
 from stage.core.config import FiresideConfig
 from stage.core.paths import PROJECT, SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
-from stage.tools.bench.common import answering, first_sound, percentile, record, speech48, start_server
+from stage.tools.bench.common import (
+    answering,
+    failure,
+    first_sound,
+    percentile,
+    record,
+    speech48,
+    start_server,
+)
 from stage.tools.bench.live import answer_ended
 from stage.tools.call_client import CallClient, StageViewer
-from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
+from stage.transport.rooms.connect import AGENTS_CONFIG, LiveKitError, LiveKitSettings, join
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
 
+log = logging.getLogger("fireside.bench")
+
 RATE, FRAME = 48000, 480  # 10 ms frames, as a microphone sends them
 WINDOW = 8.0  # seconds of show over which the server's CPU is counted
+VIEWERS = PROJECT / "build" / "livekit-viewers"  # the light viewers (stage/tools/viewers, make livekit-server)
+STAGE_ROOM = "fireside-demo"  # the demo show's room
+PANELISTS = 2  # the demo show's: a viewer's frames are counted per panelist
+JOIN_SECONDS = 60.0  # a step's joins, beyond a second a viewer
+CALLER_COUNTS = (1, 2, 4, 8)
+CAPACITY_P95_MS = 1500  # the most callers at once whose p95 stays within this is the machine's capacity
+NODE_SHARE = 0.8  # of a node's cores, what the SFU may take (the rest: the system, bursts)
 
 
-def bench_livekit(config: FiresideConfig, quick: bool = False) -> list[dict]:
+REQUIRED_VIEWERS = 50  # the fan-out up to here, and voice to voice, must be measured (else exit 1)
+VIEWER_STEPS = (1, 10, 50, 100, 200)  # then 100 more at a time while the machine holds
+MOST_VIEWERS = 500
+HOLDS = {"loss": 1.0, "fps": 20.0}  # the machine holds: loss at most 1%, the decoding viewer at 20 fps or more
+
+
+def bench_livekit(config: FiresideConfig, quick: bool = False, nodes: int = 1) -> list[dict]:
+    """Every figure this run could measure; a step that failed is a record with its reason.
+    ``nodes`` above 1: LiveKit nodes sharing Redis and a worker at each, instead (see nodes.py)."""
     restrict_ice(["127.0.0.1"])
+    if nodes > 1:
+        engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
+        questions = [speech48(engine, q) for pid, q in THINK_QUESTIONS if pid == "ada"]
+        rooms, turns = (2, 1) if quick else (4, 3)
+        return _measured(f"livekit.nodes.{nodes}", True, lambda: _nodes_run(questions, nodes, rooms, turns))
     server = None
-    if not os.environ.get("LIVEKIT_URL"):
-        server = _dev_server()
-    settings = LiveKitSettings.from_env()
+    try:
+        if not os.environ.get("LIVEKIT_URL"):
+            server = _dev_server()
+        settings = LiveKitSettings.from_env()
+    except (LiveKitError, OSError, RuntimeError) as err:
+        return [failure("livekit.server", err, required=True)]
     engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
-
     questions = [speech48(engine, q) for pid, q in THINK_QUESTIONS if pid == "ada"] + [
         speech48(engine, "What is open banking?")
     ]
     turns = 3 if quick else 10
+    sfu = psutil.Process(server.pid) if server is not None else None
+    records: list[dict] = []
     try:
-        setups = asyncio.run(_setups(settings, config, 2 if quick else 6))
-        in_room = _in_room(settings, questions, turns)
-        direct = _direct(questions, turns)
-        sfu = psutil.Process(server.pid) if server is not None else None
-        fan_room = _fan_out(["--livekit"], (1, 3) if quick else (1, 10, 50), settings, sfu)
-        fan_direct = _fan_out([], (1, 3) if quick else (1, 5, 10), None, None)
+        records += _measured("livekit.setup", False, lambda: _setup_records(settings, config, 2 if quick else 6))
+        records += _measured(
+            "livekit.voice_to_voice.livekit",
+            True,
+            lambda: _latency_records("livekit.voice_to_voice.livekit", _in_room(settings, questions, turns)),
+        )
+        records += _measured(
+            "livekit.voice_to_voice.aiortc",
+            True,
+            lambda: _latency_records("livekit.voice_to_voice.aiortc", _direct(questions, turns)),
+        )
+        records += _fan_out_livekit(settings, sfu, (1, 10) if quick else VIEWER_STEPS)
+        records += _measured(
+            "livekit.callers",
+            False,
+            lambda: _callers(settings, questions, (1, 2) if quick else CALLER_COUNTS, 1 if quick else 3),
+        )
+        records += _measured("livekit.fan_out.aiortc", False, lambda: _fan_out_direct((1, 3) if quick else (1, 5, 10)))
     finally:
         if server is not None:
             server.kill()  # the dev server may linger on a polite signal
             server.wait(20)
-    records = [
+    return records
+
+
+def _measured(name: str, required: bool, measure) -> list[dict]:
+    """``measure()``'s records, or one record of why it failed (the run goes on)."""
+    try:
+        return measure()
+    except Exception as err:  # noqa: BLE001 - any failure is a figure not measured, with its reason
+        log.warning("%s: not measured: %s", name, err)
+        return [failure(name, err, required)]
+
+
+def _setup_records(settings: LiveKitSettings, config: FiresideConfig, rooms: int) -> list[dict]:
+    setups = asyncio.run(_setups(settings, config, rooms))
+    return [
         record("livekit.setup.p50", percentile(setups, 0.5), "ms from a room's dispatch to its avatar seen and heard"),
         record("livekit.setup.max", max(setups), "ms"),
     ]
-    for path, latencies in (("livekit", in_room), ("aiortc", direct)):
-        records += [
-            record(f"livekit.voice_to_voice.{path}.p50", percentile(latencies, 0.5), "ms"),
-            record(f"livekit.voice_to_voice.{path}.p95", percentile(latencies, 0.95), "ms"),
-            record(f"livekit.voice_to_voice.{path}.turns", len(latencies), "turns"),
-        ]
-    for path, curve in (("livekit", fan_room), ("aiortc", fan_direct)):
-        for viewers, (cpu, frames) in curve.items():
-            name = f"livekit.fan_out.{path}.{viewers}_viewers"
-            records.append(record(name, cpu["server"], "CPU seconds per show second (panel server)"))
-            records.append(record(f"{name}.fps", frames, "frames/s at one viewer"))
-            for who in ("sfu", "viewers"):  # where the rest of the machine went
-                if who in cpu:
-                    records.append(record(f"{name}.{who}_cpu", cpu[who], f"CPU seconds per show second ({who})"))
-    return records
+
+
+def _latency_records(name: str, latencies: list[float]) -> list[dict]:
+    if not latencies:
+        raise LiveKitError("no answer was heard")
+    return [
+        record(f"{name}.p50", percentile(latencies, 0.5), "ms"),
+        record(f"{name}.p95", percentile(latencies, 0.95), "ms"),
+        record(f"{name}.turns", len(latencies), "turns"),
+    ]
 
 
 def _dev_server() -> subprocess.Popen:
@@ -85,7 +145,7 @@ def _dev_server() -> subprocess.Popen:
     port, udp, tcp = (_free_port() for _ in range(3))
     server = subprocess.Popen(
         [str(binary), "--dev", "--bind", "127.0.0.1", "--port", str(port), "--node-ip", "127.0.0.1"]
-        + ["--udp-port", str(udp), "--config-body", f"rtc: {{tcp_port: {tcp}}}"],
+        + ["--udp-port", str(udp), "--config-body", f"rtc: {{tcp_port: {tcp}}}\n" + AGENTS_CONFIG],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -151,69 +211,266 @@ def _in_room(settings: LiveKitSettings, questions: list[np.ndarray], turns: int)
 
 
 async def _ask_in_room(settings: LiveKitSettings, questions: list[np.ndarray], turns: int) -> list[float]:
-    from livekit import rtc
+    caller = await RoomCaller.join(settings, "bench-v2v", "person")
+    try:
+        await caller.avatar_joined("fireside-ada", 120)  # the avatar loads its models, then joins
+        await asyncio.sleep(2.0)
+        latencies = []
+        for i in range(turns):
+            heard = await caller.ask(questions[i % len(questions)])
+            if heard is not None:
+                latencies.append(heard)
+            await asyncio.sleep(1.0)
+        return latencies
+    finally:
+        await caller.close()
 
-    room = await join(settings, "bench-v2v", "person")
-    loud: list[float] = []  # when the avatar's voice was heard
-    ended: list[float] = []  # when an answer_end arrived
-    tasks = []
 
-    async def listen(track) -> None:
+class RoomCaller:
+    """A person in a room: a microphone paced in 10 ms frames (a question, else silence),
+    and ears for the avatar's voice and its ``answer_end``."""
+
+    def __init__(self, room):
+        from livekit import rtc
+
+        self.room = room
+        self.loud: list[float] = []  # when the avatar's voice was heard
+        self.ended: list[float] = []  # when an answer_end arrived
+        self.said: list[np.ndarray] = []  # questions waiting to be said
+        self.spoken: list[float] = []  # when each question's last sample went out
+        self.tasks: list[asyncio.Task] = []
+        room.on("track_subscribed", self._on_track)
+        room.on("data_received", lambda p: b'"answer_end"' in p.data and self.ended.append(time.perf_counter()))
+        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=50)  # paced as a microphone
+
+    @classmethod
+    async def join(cls, settings: LiveKitSettings, room_name: str, identity: str) -> RoomCaller:
+        from livekit import rtc
+
+        caller = cls(await join(settings, room_name, identity))
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        track = rtc.LocalAudioTrack.create_audio_track("mic", caller.source)
+        await caller.room.local_participant.publish_track(track, options)
+        caller.tasks.append(asyncio.ensure_future(caller._microphone()))
+        return caller
+
+    def _on_track(self, track, publication, participant) -> None:
+        from livekit import rtc
+
+        if track.kind == rtc.TrackKind.KIND_AUDIO:
+            self.tasks.append(asyncio.ensure_future(self._listen(track)))
+
+    async def _listen(self, track) -> None:
+        from livekit import rtc
+
         async for event in rtc.AudioStream(track, sample_rate=16000, num_channels=1):
             pcm = np.frombuffer(event.frame.data, np.int16) / 32768.0
             if np.sqrt(np.mean(pcm**2)) > 0.01:
-                loud.append(time.perf_counter())
+                self.loud.append(time.perf_counter())
 
-    def on_track(track, publication, participant) -> None:
-        if track.kind == rtc.TrackKind.KIND_AUDIO:
-            tasks.append(asyncio.ensure_future(listen(track)))
+    async def _microphone(self) -> None:
+        from livekit import rtc
 
-    room.on("track_subscribed", on_track)
-    room.on("data_received", lambda p: b'"answer_end"' in p.data and ended.append(time.perf_counter()))
-    source = rtc.AudioSource(RATE, 1, queue_size_ms=50)  # paced as a microphone
-    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-    await room.local_participant.publish_track(rtc.LocalAudioTrack.create_audio_track("mic", source), options)
-    deadline = time.monotonic() + 120  # the avatar loads its models, then joins
-    while not any(p.identity == "fireside-ada" for p in room.remote_participants.values()):
-        if time.monotonic() > deadline:
-            raise LiveKitError("the avatar never joined the benchmark's room")
-        await asyncio.sleep(0.2)
-
-    said: list[np.ndarray] = []  # questions waiting to be said
-    spoken: list[float] = []  # when each question's last sample went out
-
-    async def microphone() -> None:  # one stream of 10 ms frames: a question, else silence
         quiet = np.zeros(FRAME, np.int16)
         while True:
-            if said:
-                pcm = said.pop(0)
+            if self.said:
+                pcm = self.said.pop(0)
                 pcm = np.pad(pcm, (0, -len(pcm) % FRAME))
                 for i in range(0, len(pcm), FRAME):
-                    await source.capture_frame(rtc.AudioFrame(pcm[i : i + FRAME].tobytes(), RATE, 1, FRAME))
-                spoken.append(time.perf_counter())
+                    await self.source.capture_frame(rtc.AudioFrame(pcm[i : i + FRAME].tobytes(), RATE, 1, FRAME))
+                self.spoken.append(time.perf_counter())
             else:
-                await source.capture_frame(rtc.AudioFrame(quiet.tobytes(), RATE, 1, FRAME))
+                await self.source.capture_frame(rtc.AudioFrame(quiet.tobytes(), RATE, 1, FRAME))
 
-    tasks.append(asyncio.ensure_future(microphone()))
-    await asyncio.sleep(2.0)
-    latencies = []
-    for i in range(turns):
-        answers, asked = len(ended), len(spoken)
-        said.append(questions[i % len(questions)])
-        while len(spoken) == asked:
+    async def avatar_joined(self, identity: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not any(p.identity == identity for p in self.room.remote_participants.values()):
+            if time.monotonic() > deadline:
+                raise LiveKitError(f"the avatar never joined room {self.room.name!r}")
+            await asyncio.sleep(0.2)
+
+    async def ask(self, question: np.ndarray, seconds: float = 120.0) -> float | None:
+        """Say ``question``; ms from its last sample to the avatar's voice (None: no answer came)."""
+        answers, asked = len(self.ended), len(self.spoken)
+        self.said.append(question)
+        while len(self.spoken) == asked:
             await asyncio.sleep(0.02)
-        end = spoken[-1]
-        deadline = time.perf_counter() + 60
-        while len(ended) == answers and time.perf_counter() < deadline:
+        end = self.spoken[-1]
+        deadline = time.perf_counter() + seconds
+        while len(self.ended) == answers and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
-        heard = next((t for t in loud if t > end), None)
-        if heard is not None:
-            latencies.append((heard - end) * 1000)
-        await asyncio.sleep(1.0)
-    for task in tasks:
-        task.cancel()
-    await room.disconnect()
-    return latencies
+        heard = next((t for t in self.loud if t > end), None)
+        return None if heard is None else (heard - end) * 1000
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await self.room.disconnect()
+
+
+# -- several nodes and workers ---------------------------------------------------------------------
+def _nodes_run(questions: list[np.ndarray], nodes: int, rooms: int, turns: int) -> list[dict]:
+    """Redis, ``nodes`` LiveKit nodes sharing it and a worker registered at each; a caller in
+    each of ``rooms`` rooms, the rooms dispatched and joined through the nodes in turn. Voice
+    to voice over all, and which node and which worker served each room."""
+    from stage.tools.bench.nodes import Cluster
+
+    cluster = Cluster(nodes)
+    try:
+        config = cluster.folder / "fireside.yaml"
+        config.write_text(f"call:\n  max_calls: {rooms}\n")
+        for node in cluster.nodes:
+            cluster.start_worker(node, config)
+        latencies = asyncio.run(_calls_through(cluster, questions, rooms, turns))
+        name = f"livekit.nodes.{nodes}"
+        records = _latency_records(f"{name}.voice_to_voice", latencies)
+        for i in range(rooms):
+            room = f"bench-nodes-{i}"
+            node = next((k for k, n in enumerate(cluster.nodes, 1) if n.serves(room)), 0)
+            worker = next((k for k, w in enumerate(cluster.workers, 1) if room in w.rooms()), 0)
+            records.append(record(f"{name}.{room}.node", node, "the node that hosts the room (0: not found)"))
+            records.append(record(f"{name}.{room}.worker", worker, "the worker whose avatar is in it (0: none)"))
+        return records
+    finally:
+        cluster.stop()
+
+
+async def _calls_through(cluster, questions: list[np.ndarray], rooms: int, turns: int) -> list[float]:
+    from livekit import api
+
+    from stage.transport.rooms.worker import AGENT_NAME
+
+    callers: list[RoomCaller] = []
+    try:
+        for i in range(rooms):
+            node = cluster.nodes[i % len(cluster.nodes)]
+            settings = node.settings
+            async with api.LiveKitAPI(settings.url.replace("ws", "http", 1), settings.key, settings.secret) as lk:
+                await lk.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=f"bench-nodes-{i}")
+                )
+            callers.append(await RoomCaller.join(settings, f"bench-nodes-{i}", "caller"))
+        for caller in callers:
+            await caller.avatar_joined("fireside-ada", 120)
+        await asyncio.sleep(2.0)
+        latencies = []
+        for turn in range(turns):  # the rooms in turn: voice to voice, not contention
+            for i, caller in enumerate(callers):
+                heard = await caller.ask(questions[(turn + i) % len(questions)])
+                if heard is not None:
+                    latencies.append(heard)
+                await asyncio.sleep(0.5)
+        return latencies
+    finally:
+        for caller in callers:
+            await caller.close()
+
+
+# -- callers at once -------------------------------------------------------------------------------
+def _callers(
+    settings: LiveKitSettings, questions: list[np.ndarray], counts: tuple[int, ...], rounds: int
+) -> list[dict]:
+    """N callers at once, each in a room of their own, all served by one ``fireside livekit``
+    worker (a child process): every caller asking at the same moment, then staggered by a
+    second. Voice to voice per N, and the machine's capacity: the most callers whose p95,
+    all asking at once, stays within ``CAPACITY_P95_MS``."""
+    folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
+    (folder / "fireside.yaml").write_text(f"call:\n  max_calls: {2 * max(counts)}\n")
+    worker = start_worker(folder / "fireside.yaml")
+    try:
+        return asyncio.run(_callers_at_once(settings, questions, counts, rounds, worker))
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def start_worker(config: Path, persona: str = "ada", env: dict | None = None, seconds: float = 600) -> subprocess.Popen:
+    """``fireside livekit --persona ID`` (a worker) in a child process, once it has registered."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "stage.tools.cli", "--config", str(config), "livekit", "--persona", persona],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + seconds  # it warms every persona's models first
+    for line in worker.stdout:
+        if "waits for rooms" in line:
+            threading.Thread(target=worker.stdout.read, daemon=True).start()  # the rest, unread, never blocks it
+            return worker
+        if time.monotonic() > deadline:
+            break
+    worker.kill()
+    raise LiveKitError(f"the worker did not register (exit status {worker.wait()})")
+
+
+async def _callers_at_once(settings, questions, counts, rounds, worker: subprocess.Popen) -> list[dict]:
+    from livekit import api
+
+    from stage.transport.rooms.worker import AGENT_NAME
+
+    records, capacity = [], 0
+    async with api.LiveKitAPI(settings.url.replace("ws", "http", 1), settings.key, settings.secret) as lk:
+        for n in counts:
+            name = f"livekit.callers.{n}"
+            rooms = [f"bench-callers-{n}-{i}" for i in range(n)]
+            callers: list[RoomCaller] = []
+            try:
+                for room in rooms:
+                    await lk.agent_dispatch.create_dispatch(
+                        api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=room)
+                    )
+                    callers.append(await RoomCaller.join(settings, room, "caller"))
+                for caller in callers:  # the worker warms its models before its first room
+                    await caller.avatar_joined("fireside-ada", 300)
+                    if worker.poll() is not None:
+                        raise LiveKitError(f"the worker ended (exit status {worker.returncode})")
+                await asyncio.sleep(2.0)
+                together, staggered = [], []
+                for r in range(rounds):
+                    asked = [questions[(r + i) % len(questions)] for i in range(n)]
+                    together += await asyncio.gather(*(c.ask(q) for c, q in zip(callers, asked)))
+                    await asyncio.sleep(1.0)
+                for r in range(rounds):
+                    asked = [questions[(r + i + 1) % len(questions)] for i in range(n)]
+                    staggered += await asyncio.gather(
+                        *(_later(i, c, q) for i, (c, q) in enumerate(zip(callers, asked)))
+                    )
+                    await asyncio.sleep(1.0)
+            except Exception as err:  # noqa: BLE001 - this N failed; the others keep their figures
+                log.warning("%s: not measured: %s", name, err)
+                records.append(failure(name, err))
+                continue
+            finally:
+                for caller in callers:
+                    await caller.close()
+                for room in rooms:
+                    await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+            records += _caller_records(name, together, "all asking at once")
+            records += _caller_records(f"{name}.staggered", staggered, "asking a second apart")
+            answered = [t for t in together if t is not None]
+            if len(answered) == len(together) and percentile(answered, 0.95) <= CAPACITY_P95_MS:
+                capacity = n
+    records.append(
+        record("livekit.callers.capacity", capacity, f"callers at once with voice to voice p95 <= {CAPACITY_P95_MS} ms")
+    )
+    return records
+
+
+async def _later(seconds: float, caller: RoomCaller, question: np.ndarray) -> float | None:
+    await asyncio.sleep(seconds)
+    return await caller.ask(question)
+
+
+def _caller_records(name: str, latencies: list[float | None], how: str) -> list[dict]:
+    answered = [t for t in latencies if t is not None]
+    records = [record(f"{name}.unanswered", len(latencies) - len(answered), f"questions never answered ({how})")]
+    if answered:
+        records += [
+            record(f"{name}.p50", percentile(answered, 0.5), f"ms voice to voice, {how}"),
+            record(f"{name}.p95", percentile(answered, 0.95), f"ms voice to voice, {how}"),
+        ]
+    return records
 
 
 def _direct(questions: list[np.ndarray], turns: int) -> list[float]:
@@ -247,71 +504,203 @@ async def _ask_direct(url: str, questions: list[np.ndarray], turns: int) -> list
 
 
 # -- fan-out ---------------------------------------------------------------------------------------
-def _fan_out(
-    options: list[str], counts: tuple[int, ...], settings: LiveKitSettings | None, sfu: psutil.Process | None
-) -> dict:
-    """The panel server's CPU seconds per show second, and one viewer's frame rate, at each viewer count."""
-    server, url = start_server(
+def _panel_server(*options: str):
+    """``fireside serve --show demo.yaml`` (with ``options``) in a child process: (process, url)."""
+    return start_server(
         "panel:\n  token: bench-token-0000\n  folder: FOLDER/panel\ncall:\n  ice_addresses: [127.0.0.1]\n",
         "--show",
         str(SHOWS / "demo.yaml"),
         *options,
         port=_free_port(),
     )
+
+
+def _fan_out_livekit(settings: LiveKitSettings, sfu: psutil.Process | None, steps: tuple[int, ...]) -> list[dict]:
+    """The panel in a room, watched by more and more light viewers (the Go program) and one
+    decoding viewer: each step's CPU per show second, frames per second and loss, or why it
+    failed. After the last step, 100 more at a time while the machine holds."""
+    if not VIEWERS.exists():
+        reason = f"{VIEWERS} is missing: make livekit-server builds it"
+        return [failure(f"livekit.fan_out.livekit.{n}_viewers", reason, n <= REQUIRED_VIEWERS) for n in steps]
     try:
-        processes = {"server": psutil.Process(server.pid), "viewers": psutil.Process()}
-        if sfu is not None:
-            processes["sfu"] = sfu
-        return {n: asyncio.run(_watch(url, n, processes, settings)) for n in counts}
+        server, _ = _panel_server("--livekit")
+    except Exception as err:  # noqa: BLE001 - no panel server: every step fails for that reason
+        return [failure(f"livekit.fan_out.livekit.{n}_viewers", err, n <= REQUIRED_VIEWERS) for n in steps]
+    processes = {"server": psutil.Process(server.pid)}
+    if sfu is not None:
+        processes["sfu"] = sfu
+    records, measured = [], {}  # measured: the steps the machine held
+    try:
+        counts = list(steps)
+        while counts:
+            n = counts.pop(0)
+            name = f"livekit.fan_out.livekit.{n}_viewers"
+            try:
+                figures = asyncio.run(_watch_room(settings, n, processes))
+            except Exception as err:  # noqa: BLE001 - this step failed; the others keep their figures
+                log.warning("%s: not measured: %s", name, err)
+                records.append(failure(name, err, n <= REQUIRED_VIEWERS))
+                continue
+            records += _fan_out_records(name, figures, measured.get(1))
+            holds = figures["loss"] <= HOLDS["loss"] and figures["fps"] >= HOLDS["fps"] and not figures["failed"]
+            if holds:
+                measured[n] = figures
+            if not counts and n >= VIEWER_STEPS[-1] and holds and n + 100 <= MOST_VIEWERS:
+                counts.append(n + 100)
     finally:
         server.terminate()
         server.wait(20)
+    return records + _sfu_per_viewer(measured)
 
 
-async def _watch(url: str, viewers: int, processes: dict[str, psutil.Process], settings: LiveKitSettings | None):
-    frames = [0]
-    if settings is not None:  # light subscribers: one counts frames, the others only receive
-        from livekit import rtc
+def _fan_out_records(name: str, figures: dict, alone: dict | None) -> list[dict]:
+    records = [
+        record(name, figures["server"], "CPU seconds per show second (panel server)"),
+        record(f"{name}.fps", figures["fps"], "frames/s at the decoding viewer, per panelist"),
+        record(f"{name}.light_fps", figures["light_fps"], "frames/s at a light viewer, per video track (mean)"),
+        record(f"{name}.loss", figures["loss"], "% of RTP packets the light viewers never received"),
+        record(f"{name}.joined", figures["joined"], f"light viewers joined (join time {figures['join_s']:.1f} s)"),
+    ]
+    for who in ("sfu", "viewers"):  # where the rest of the machine went
+        if who in figures:
+            records.append(record(f"{name}.{who}_cpu", figures[who], f"CPU seconds per show second ({who})"))
+    if alone:
+        records.append(record(f"{name}.server_vs_1", figures["server"] / alone["server"], "x the panel server at 1"))
+    if figures["failed"]:
+        first = figures["failed"][0]
+        records.append(failure(f"{name}.joins", f"{len(figures['failed'])} failed, e.g. {first['reason']}"))
+    return records
 
-        rooms = [await join(settings, "fireside-demo", f"viewer-{i}") for i in range(viewers)]
 
-        async def count(track) -> None:
-            async for _ in rtc.VideoStream(track):
-                frames[0] += 1
+def _sfu_per_viewer(measured: dict[int, dict]) -> list[dict]:
+    """The SFU's CPU for each viewer more (from 1 to the most viewers the machine held), and
+    what a 16-core node holds by it."""
+    most = max(measured, default=1)
+    if most <= 1 or "sfu" not in measured[most] or 1 not in measured:
+        return []
+    each = (measured[most]["sfu"] - measured[1]["sfu"]) / (most - 1)
+    if each <= 0:
+        return []
+    return [
+        record(
+            "livekit.fan_out.sfu_cpu_per_viewer",
+            each * 1000,
+            f"ms of CPU per show second per viewer (from 1 to {most}, the most this machine held)",
+        ),
+        record(
+            "livekit.fan_out.viewers_per_16_cores",
+            int(16 * NODE_SHARE / each),
+            f"viewers of one room a 16-core node holds, if the SFU's cost grows as from 1 to {most} "
+            f"viewers and {NODE_SHARE:.0%} of its cores go to it",
+        ),
+    ]
 
-        tasks = []
-        rooms[0].on(
-            "track_subscribed",
-            lambda track, pub, who: (
-                track.kind == rtc.TrackKind.KIND_VIDEO and tasks.append(asyncio.ensure_future(count(track)))
-            ),
-        )
-        for who in rooms[0].remote_participants.values():
-            for publication in who.track_publications.values():
-                if publication.track is not None and publication.track.kind == rtc.TrackKind.KIND_VIDEO:
-                    tasks.append(asyncio.ensure_future(count(publication.track)))
-    else:
-        clients = [StageViewer(url, 2) for _ in range(viewers)]
-        for client in clients:
-            await client.connect()
-    await asyncio.sleep(3.0)  # connected and settled
-    before, counted, started = _cpu(processes), frames[0], time.perf_counter()
-    if settings is None:
-        counted = sum(len(f) for f in clients[0].frames.values())
-    await asyncio.sleep(WINDOW)
-    after, took = _cpu(processes), time.perf_counter() - started
-    if settings is None:
-        seen = (sum(len(f) for f in clients[0].frames.values()) - counted) * 5  # it keeps one frame in five
-        for client in clients:
-            await client.close()
-    else:
-        seen = frames[0] - counted
+
+async def _watch_room(settings: LiveKitSettings, viewers: int, processes: dict[str, psutil.Process]) -> dict:
+    """One step: ``viewers`` light viewers and one decoding viewer in the stage's room, counted
+    over the light viewers' window (``WINDOW`` s)."""
+    from livekit import rtc
+
+    decoding = await join(settings, STAGE_ROOM, f"decoding-viewer-{viewers}")
+    frames, tasks = [0], []
+
+    async def count(track) -> None:
+        async for _ in rtc.VideoStream(track):
+            frames[0] += 1
+
+    def watch(track) -> None:
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            tasks.append(asyncio.ensure_future(count(track)))
+
+    decoding.on("track_subscribed", lambda track, *_: watch(track))
+    for who in decoding.remote_participants.values():
+        for publication in who.track_publications.values():
+            if publication.track is not None:
+                watch(publication.track)
+    light = await asyncio.create_subprocess_exec(
+        *[str(VIEWERS), "--url", settings.url, "--key", settings.key, "--secret", settings.secret]
+        + ["--room", STAGE_ROOM, "--viewers", str(viewers), "--prefix", f"light-{viewers}"]
+        + ["--concurrency", "8", "--settle", "3s", "--window", f"{WINDOW}s"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    watched = {**processes, "viewers": psutil.Process(light.pid)}
+    try:
+        return await asyncio.wait_for(_counted(light, watched, frames), JOIN_SECONDS + viewers + WINDOW + 30)
+    except TimeoutError:
+        raise LiveKitError(f"{viewers} light viewers did not finish in time") from None
+    finally:
+        if light.returncode is None:
+            light.kill()
+        await light.wait()
         for task in tasks:
             task.cancel()
-        for room in rooms:
-            await room.disconnect()
+        await decoding.disconnect()
+        await asyncio.sleep(2.0)  # the viewers' sessions are freed before the next count
+
+
+async def _counted(light, processes: dict[str, psutil.Process], frames: list[int]) -> dict:
+    """What the light viewers report, line by line, with the CPU and decoded frames over their window."""
+    joined = {}
+    async for line in light.stdout:
+        said = json.loads(line)
+        if said["event"] == "joined":
+            joined = said
+            if not said["joined"]:
+                raise LiveKitError(f"no light viewer could join: {said['failed'][0]['reason']}")
+        elif said["event"] == "window":
+            before, counted, started = _cpu(processes), frames[0], time.perf_counter()
+        elif said["event"] == "result":
+            after, took = _cpu(processes), time.perf_counter() - started
+            seen = said["viewers"]
+            expected = sum(v["expected"] for v in seen)
+            return {
+                **{who: (after[who] - before[who]) / took for who in processes},
+                "fps": (frames[0] - counted) / took / PANELISTS,
+                "light_fps": float(np.mean([v["fps"] for v in seen])) if seen else 0.0,
+                "loss": 100.0 * sum(v["lost"] for v in seen) / expected if expected else 100.0,
+                "joined": joined["joined"],
+                "join_s": joined["seconds"],
+                "failed": said["failed"],
+            }
+    raise LiveKitError(f"the light viewers ended early (exit status {await light.wait()})")
+
+
+def _fan_out_direct(counts: tuple[int, ...]) -> list[dict]:
+    """The direct aiortc stage (no SFU): the panel server's CPU per show second and one
+    viewer's frame rate, at each viewer count (Python viewers, each decoding)."""
+    server, url = _panel_server()
+    records = []
+    try:
+        processes = {"server": psutil.Process(server.pid), "viewers": psutil.Process()}
+        for n in counts:
+            name = f"livekit.fan_out.aiortc.{n}_viewers"
+            cpu, fps = asyncio.run(_watch_direct(url, n, processes))
+            records += [
+                record(name, cpu["server"], "CPU seconds per show second (panel server)"),
+                record(f"{name}.fps", fps, "frames/s at one viewer, per panelist"),
+                record(f"{name}.viewers_cpu", cpu["viewers"], "CPU seconds per show second (viewers)"),
+            ]
+    finally:
+        server.terminate()
+        server.wait(20)
+    return records
+
+
+async def _watch_direct(url: str, viewers: int, processes: dict[str, psutil.Process]):
+    clients = [StageViewer(url, 2) for _ in range(viewers)]
+    for client in clients:
+        await client.connect()
+    await asyncio.sleep(3.0)  # connected and settled
+    before, started = _cpu(processes), time.perf_counter()
+    counted = sum(len(f) for f in clients[0].frames.values())
+    await asyncio.sleep(WINDOW)
+    after, took = _cpu(processes), time.perf_counter() - started
+    seen = (sum(len(f) for f in clients[0].frames.values()) - counted) * 5  # it keeps one frame in five
+    for client in clients:
+        await client.close()
     await asyncio.sleep(2.0)  # the viewers' sessions are freed before the next count
-    return {who: (after[who] - before[who]) / took for who in processes}, seen / took / 2  # per panelist
+    return {who: (after[who] - before[who]) / took for who in processes}, seen / took / PANELISTS
 
 
 def _cpu(processes: dict[str, psutil.Process]) -> dict[str, float]:

@@ -14,6 +14,12 @@ from livekit import api, rtc
 from stage.core.errors import FiresideError
 
 CONNECT_SECONDS = 10.0  # for each of the SDK's attempts
+# A LiveKit server offers a new room only to workers whose load is below its
+# agents.target_load (0.7 unless set), in proportion to the room left under it.
+# A Fireside worker's load is its machine's CPU (AvatarWorker.load), and on a
+# small machine the avatars' own rendering keeps that above 0.7: the servers
+# Fireside starts (bench, tests) take up to 1.0, and the README says when to.
+AGENTS_CONFIG = "agents: {target_load: 1.0}"
 _why = rtc.DisconnectReason
 # the room is over (it was closed, or the participant sent away): not joined again
 FINAL = {_why.CLIENT_INITIATED, _why.DUPLICATE_IDENTITY, _why.PARTICIPANT_REMOVED, _why.ROOM_DELETED, _why.ROOM_CLOSED}

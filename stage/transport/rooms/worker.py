@@ -28,10 +28,12 @@ from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
 
 from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobExecutorType, JobRequest  # noqa: E402
+from livekit.agents.worker import _DefaultLoadCalc  # noqa: E402 - livekit-agents' CPU measure
 
 log = logging.getLogger("fireside.livekit")
 
 AGENT_NAME = "fireside"  # what a dispatch names to reach this worker
+LOAD_AT_MOST = 0.95  # the load reported (see AvatarWorker.load)
 
 
 class AvatarWorker:
@@ -49,16 +51,18 @@ class AvatarWorker:
         self.cast = Cast(config)
         self._known(persona)
         self.avatars: dict[str, RoomAvatar] = {}  # room name -> its avatar, while its job runs
+        self.max_calls = config.call.max_calls
+        self.jobs: set[str] = set()  # the jobs accepted and not yet over (a room joins a moment after)
         self.registered = asyncio.Event()
         self._connecting = threading.Lock()
         self.server = AgentServer(
             job_executor_type=JobExecutorType.THREAD,  # jobs share this process's models
             num_idle_processes=0,
-            # the load the LiveKit server weighs is this worker's rooms against
-            # its limit (``call.max_calls``), not the machine's CPU: a busy
-            # machine still takes rooms (sessions share its threads), where a
-            # CPU near full made the server send the worker no job at all
-            load_fnc=lambda: min(1.0, len(self.avatars) / config.call.max_calls),
+            # the load the LiveKit server weighs when it picks a worker for a new
+            # room (see load()); the worker never marks itself full on it: it
+            # declines a room itself beyond ``call.max_calls`` (see _request), and
+            # the server then asks another worker
+            load_fnc=self.load,
             load_threshold=math.inf,
             host="127.0.0.1",
             port=0,  # the worker's health endpoint, on any free port
@@ -68,6 +72,17 @@ class AvatarWorker:
         )
         self.server.rtc_session(self._job, agent_name=agent_name, on_request=self._request)
         self.server.on("worker_registered", lambda *_: self.registered.set())
+
+    def load(self) -> float:
+        """This worker's load: the machine's CPU (livekit-agents' own measure, its average
+        over 2.5 s) or its rooms against ``call.max_calls``, whichever is higher, at most
+        ``LOAD_AT_MOST``. The LiveKit server picks a worker for a new room at random,
+        weighted by one minus its load: a busy machine is asked less often. Never 1, at
+        which the server would not ask at all: the load it holds is up to 2.5 s old, and
+        a worker that has just freed a room would be passed over; a worker at its limit
+        declines the room itself (``_request``), and the server asks the next."""
+        busy = max(_DefaultLoadCalc.get_load(self.server), len(self.jobs) / self.max_calls)
+        return min(LOAD_AT_MOST, busy)
 
     def _known(self, persona: str) -> str:
         if persona not in self.cast.cards:
@@ -103,10 +118,16 @@ class AvatarWorker:
             log.warning("room %s asked for unknown persona %r: declined", request.room.name, persona)
             await request.reject()
             return
+        if len(self.jobs) >= self.max_calls:
+            log.warning("room %s declined: this worker is at its limit of %d calls", request.room.name, self.max_calls)
+            await request.reject()  # the server offers the room to another worker
+            return
+        self.jobs.add(request.job.id)
         await request.accept(identity=f"fireside-{persona}", name=self.cast.cards[persona].name)
 
     # -- on the job's own thread and loop: the avatar in its room ---------------------------------------
     async def _job(self, ctx: JobContext) -> None:
+        ctx.add_shutdown_callback(lambda: self._over(ctx.job.id))  # counted from its acceptance to its end
         persona, listen_to = self._wanted(ctx.job.metadata)
         await self._one_at_a_time(lambda: ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_ALL))
         room, identity, name = ctx.room.name, ctx.room.local_participant.identity, self.cast.cards[persona].name
@@ -120,9 +141,13 @@ class AvatarWorker:
         async def leave() -> None:  # the worker stops, or the room ends: either ends the other
             self.avatars.pop(room, None)
             await avatar.close()
+            log.info("%s left room %r", persona, room)
 
         ctx.add_shutdown_callback(leave)
         avatar.on_closed = lambda: ctx.shutdown("the avatar left the room")
+
+    async def _over(self, job: str) -> None:
+        self.jobs.discard(job)
 
     async def _one_at_a_time(self, connect):
         """``connect()``, never while another job's room connects: rooms that connect at
@@ -140,11 +165,20 @@ async def serve_rooms(
 ) -> None:
     """``fireside livekit --persona ID``: the worker, until interrupted."""
     worker = AvatarWorker(settings, config, persona, listen_to)
-    print(
-        f"{worker.cast.cards[persona].name} waits for rooms at {settings.url} as agent {AGENT_NAME!r} (Ctrl-C stops)",
-        flush=True,
-    )
+    print(f"loading the cast, then registering at {settings.url} ...", flush=True)
+
+    async def announce() -> None:
+        await worker.registered.wait()
+        name = worker.cast.cards[persona].name
+        print(
+            f"{name} waits for rooms at {settings.url} as agent {AGENT_NAME!r}, "
+            f"up to {worker.max_calls} at once (Ctrl-C stops)",
+            flush=True,
+        )
+
+    announcing = asyncio.ensure_future(announce())
     try:
         await worker.run()
     finally:
+        announcing.cancel()
         await worker.close()
