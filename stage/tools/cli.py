@@ -228,7 +228,8 @@ BENCHES = {  # what each bench measures, and about how long it takes here
     "call": "a real call: set-up and voice to voice (minutes)",
     "rehearse": "rendering the demo show (a minute)",
     "panel": "the live stage: ask to first audio, stop to silence (minutes)",
-    "livekit": "LiveKit rooms: set-up, voice to voice, fan-out (10 minutes)",
+    "livekit": "LiveKit rooms: set-up, voice to voice, the panel to 200 and more light viewers, 1-8 callers at once "
+    "(30 minutes; --nodes 2: Redis, two nodes and two workers, 5 minutes)",
     "fuzz": "bad input at every endpoint, card and show file (minutes)",
     "soak": "a call held for --minutes (30 minutes)",
     "translate": "captions into Chinese: chrF, script, glossary, speed, both models, the stage cold and warmed (25 minutes; 30 more to warm the stage the first time)",

@@ -149,20 +149,16 @@ class Cluster:
         self.redis.wait(20)
 
 
-def start_node(name: str, redis: str, folder: Path, seconds: float = 60) -> Node:
-    """A LiveKit node (dev keys) on free loopback ports, sharing rooms through ``redis``."""
+def start_node(name: str, redis: str | None, folder: Path, seconds: float = 60) -> Node:
+    """A LiveKit node (dev keys) on free loopback ports, sharing rooms through ``redis``
+    (``HOST:PORT``; None: a node alone)."""
     port, udp, tcp = free_port(), free_port(), free_port()
     log = folder / f"{name}.log"
+    shared = ["--redis-host", redis] if redis else []
+    body = f"rtc: {{tcp_port: {tcp}}}\n{AGENTS_CONFIG}"
     process = subprocess.Popen(
         [str(LIVEKIT), "--dev", "--bind", "127.0.0.1", "--port", str(port), "--node-ip", "127.0.0.1"]
-        + [
-            "--udp-port",
-            str(udp),
-            "--redis-host",
-            redis,
-            "--config-body",
-            f"rtc: {{tcp_port: {tcp}}}\n" + AGENTS_CONFIG,
-        ],
+        + ["--udp-port", str(udp), *shared, "--config-body", body],
         stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
     )

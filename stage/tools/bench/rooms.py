@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,6 @@ from stage.core.config import FiresideConfig
 from stage.core.paths import PROJECT, SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
 from stage.tools.bench.common import (
-    answering,
     failure,
     first_sound,
     percentile,
@@ -38,8 +36,9 @@ from stage.tools.bench.common import (
     start_server,
 )
 from stage.tools.bench.live import answer_ended
+from stage.tools.bench.nodes import LIVEKIT, Cluster, free_port, start_node
 from stage.tools.call_client import CallClient, StageViewer
-from stage.transport.rooms.connect import AGENTS_CONFIG, LiveKitError, LiveKitSettings, join
+from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
 
@@ -139,25 +138,12 @@ def _latency_records(name: str, latencies: list[float]) -> list[dict]:
 
 
 def _dev_server() -> subprocess.Popen:
-    binary = PROJECT / "build" / "livekit-server"
-    if not binary.exists():
-        raise LiveKitError(f"set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or build {binary}")
-    port, udp, tcp = (_free_port() for _ in range(3))
-    server = subprocess.Popen(
-        [str(binary), "--dev", "--bind", "127.0.0.1", "--port", str(port), "--node-ip", "127.0.0.1"]
-        + ["--udp-port", str(udp), "--config-body", f"rtc: {{tcp_port: {tcp}}}\n" + AGENTS_CONFIG],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    answering(server, f"http://127.0.0.1:{port}/", 60, f"the LiveKit server at {binary} did not start")
-    os.environ.update(LIVEKIT_URL=f"ws://127.0.0.1:{port}", LIVEKIT_API_KEY="devkey", LIVEKIT_API_SECRET="secret")
-    return server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The project's own LiveKit server in dev mode, where ``LIVEKIT_URL`` names none."""
+    if not LIVEKIT.exists():
+        raise LiveKitError(f"set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or build {LIVEKIT}")
+    node = start_node("dev", None, Path(tempfile.mkdtemp(prefix="fireside-livekit-")))
+    os.environ.update(LIVEKIT_URL=node.url, LIVEKIT_API_KEY=node.settings.key, LIVEKIT_API_SECRET=node.settings.secret)
+    return node.process
 
 
 # -- a room's set-up ---------------------------------------------------------------------------------
@@ -313,8 +299,6 @@ def _nodes_run(questions: list[np.ndarray], nodes: int, rooms: int, turns: int) 
     """Redis, ``nodes`` LiveKit nodes sharing it and a worker registered at each; a caller in
     each of ``rooms`` rooms, the rooms dispatched and joined through the nodes in turn. Voice
     to voice over all, and which node and which worker served each room."""
-    from stage.tools.bench.nodes import Cluster
-
     cluster = Cluster(nodes)
     try:
         config = cluster.folder / "fireside.yaml"
@@ -427,6 +411,8 @@ async def _callers_at_once(settings, questions, counts, rounds, worker: subproce
                         raise LiveKitError(f"the worker ended (exit status {worker.returncode})")
                 await asyncio.sleep(2.0)
                 together, staggered = [], []
+                working = psutil.Process(worker.pid)
+                before, started = sum(working.cpu_times()[:2]), time.perf_counter()
                 for r in range(rounds):
                     asked = [questions[(r + i) % len(questions)] for i in range(n)]
                     together += await asyncio.gather(*(c.ask(q) for c, q in zip(callers, asked)))
@@ -437,6 +423,7 @@ async def _callers_at_once(settings, questions, counts, rounds, worker: subproce
                         *(_later(i, c, q) for i, (c, q) in enumerate(zip(callers, asked)))
                     )
                     await asyncio.sleep(1.0)
+                busy = (sum(working.cpu_times()[:2]) - before) / (time.perf_counter() - started)
             except Exception as err:  # noqa: BLE001 - this N failed; the others keep their figures
                 log.warning("%s: not measured: %s", name, err)
                 records.append(failure(name, err))
@@ -446,6 +433,9 @@ async def _callers_at_once(settings, questions, counts, rounds, worker: subproce
                     await caller.close()
                 for room in rooms:
                     await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+            records.append(
+                record(f"{name}.worker_cpu", busy, f"CPU seconds per second (the worker, {n} callers talking)")
+            )
             records += _caller_records(name, together, "all asking at once")
             records += _caller_records(f"{name}.staggered", staggered, "asking a second apart")
             answered = [t for t in together if t is not None]
@@ -475,7 +465,7 @@ def _caller_records(name: str, latencies: list[float | None], how: str) -> list[
 
 def _direct(questions: list[np.ndarray], turns: int) -> list[float]:
     """The same questions in a direct aiortc call to ``fireside serve``."""
-    server, url = start_server("call:\n  ice_addresses: [127.0.0.1]\n", port=_free_port())
+    server, url = start_server("call:\n  ice_addresses: [127.0.0.1]\n", port=free_port())
     try:
         return asyncio.run(_ask_direct(url, questions, turns))
     finally:
@@ -511,7 +501,7 @@ def _panel_server(*options: str):
         "--show",
         str(SHOWS / "demo.yaml"),
         *options,
-        port=_free_port(),
+        port=free_port(),
     )
 
 
