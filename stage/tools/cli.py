@@ -259,7 +259,7 @@ def _bench_command(commands) -> None:
         "--nodes",
         type=int,
         default=1,
-        help="livekit: this many LiveKit nodes sharing Redis, a worker at each, calls through all (try 2)",
+        help="livekit: this many LiveKit nodes sharing Redis, a worker at each, calls through all (default 1: one server)",
     )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test, not a figure)")
