@@ -62,11 +62,11 @@ class Node:
 
 @dataclass
 class Worker:
-    """One ``fireside livekit`` worker, registered at ``node``."""
+    """One ``fireside livekit`` worker, registered at the LiveKit server at ``url``."""
 
     name: str
     process: subprocess.Popen
-    node: Node
+    url: str
     lines: list[str] = field(default_factory=list)  # what it has said (stdout and stderr)
 
     def rooms(self) -> list[str]:
@@ -108,35 +108,10 @@ class Cluster:
             self.stop()
             raise
 
-    def start_worker(self, node: Node, config: Path, persona: str = "ada", seconds: float = 600) -> Worker:
-        """``fireside livekit --persona ID`` registered at ``node``, once it has registered."""
-        env = {**os.environ, "LIVEKIT_URL": node.url, "LIVEKIT_API_KEY": KEY, "LIVEKIT_API_SECRET": SECRET}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "stage.tools.cli", "--config", str(config), "livekit", "--persona", persona],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        worker = Worker(f"worker{len(self.workers) + 1}", process, node)
+    def start_worker(self, node: Node, config: Path, persona: str = "ada") -> Worker:
+        """A worker registered at ``node`` (see :func:`start_worker`), stopped with the cluster."""
+        worker = start_worker(node.settings, config, persona, name=f"worker{len(self.workers) + 1}")
         self.workers.append(worker)
-        registered = threading.Event()
-
-        def read() -> None:  # every line kept; the registration line wakes the caller
-            for line in process.stdout:
-                worker.lines.append(line)
-                if "waits for rooms" in line:
-                    registered.set()
-            registered.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        deadline = time.monotonic() + seconds
-        while not registered.wait(0.5):
-            if time.monotonic() > deadline:
-                break
-        if process.poll() is not None or not any("waits for rooms" in line for line in worker.lines):
-            tail = "".join(worker.lines[-5:]).strip()
-            raise LiveKitError(f"{worker.name} did not register at {node.url}: {tail or 'no output'}")
         return worker
 
     def stop(self) -> None:
@@ -147,6 +122,46 @@ class Cluster:
         if self.redis.poll() is None:
             self.redis.kill()
         self.redis.wait(20)
+
+
+def start_worker(
+    settings: LiveKitSettings, config: Path, persona: str = "ada", name: str = "worker", seconds: float = 600
+) -> Worker:
+    """``fireside livekit --persona ID`` in a child process, registered at ``settings``'
+    server: returned once it says it waits for rooms (it warms every persona first)."""
+    env = {
+        **os.environ,
+        "LIVEKIT_URL": settings.url,
+        "LIVEKIT_API_KEY": settings.key,
+        "LIVEKIT_API_SECRET": settings.secret,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stage.tools.cli", "--config", str(config), "livekit", "--persona", persona],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    worker = Worker(name, process, settings.url)
+    registered = threading.Event()
+
+    def read() -> None:  # every line kept; the registration line wakes the caller
+        for line in process.stdout:
+            worker.lines.append(line)
+            if "waits for rooms" in line:
+                registered.set()
+        registered.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + seconds
+    while not registered.wait(0.5):
+        if time.monotonic() > deadline:
+            break
+    if process.poll() is not None or not any("waits for rooms" in line for line in worker.lines):
+        worker.stop()
+        tail = "".join(worker.lines[-5:]).strip()
+        raise LiveKitError(f"{name} did not register at {settings.url}: {tail or 'no output'}")
+    return worker
 
 
 def start_node(name: str, redis: str | None, folder: Path, seconds: float = 60) -> Node:

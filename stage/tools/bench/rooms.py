@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from stage.tools.bench.common import (
     start_server,
 )
 from stage.tools.bench.live import answer_ended
-from stage.tools.bench.nodes import LIVEKIT, Cluster, free_port, start_node
+from stage.tools.bench.nodes import LIVEKIT, Cluster, free_port, start_node, start_worker
 from stage.tools.call_client import CallClient, StageViewer
 from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
 from stage.transport.webrtc import restrict_ice
@@ -360,32 +359,11 @@ def _callers(
     all asking at once, stays within ``CAPACITY_P95_MS``."""
     folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
     (folder / "fireside.yaml").write_text(f"call:\n  max_calls: {2 * max(counts)}\n")
-    worker = start_worker(folder / "fireside.yaml")
+    worker = start_worker(settings, folder / "fireside.yaml")
     try:
-        return asyncio.run(_callers_at_once(settings, questions, counts, rounds, worker))
+        return asyncio.run(_callers_at_once(settings, questions, counts, rounds, worker.process))
     finally:
-        worker.terminate()
-        worker.wait(30)
-
-
-def start_worker(config: Path, persona: str = "ada", env: dict | None = None, seconds: float = 600) -> subprocess.Popen:
-    """``fireside livekit --persona ID`` (a worker) in a child process, once it has registered."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "stage.tools.cli", "--config", str(config), "livekit", "--persona", persona],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + seconds  # it warms every persona's models first
-    for line in worker.stdout:
-        if "waits for rooms" in line:
-            threading.Thread(target=worker.stdout.read, daemon=True).start()  # the rest, unread, never blocks it
-            return worker
-        if time.monotonic() > deadline:
-            break
-    worker.kill()
-    raise LiveKitError(f"the worker did not register (exit status {worker.wait()})")
+        worker.stop()
 
 
 async def _callers_at_once(settings, questions, counts, rounds, worker: subprocess.Popen) -> list[dict]:
