@@ -28,7 +28,8 @@ restrict_ice(["127.0.0.1"])  # this process's own peers stay on loopback too
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("serve")
     config = work / "fireside.yaml"
-    config.write_text("call:\n  ice_addresses: [127.0.0.1]\n")
+    # two calls at once, and a call begun while the last one's teardown ends (the default follows the cores)
+    config.write_text("call:\n  ice_addresses: [127.0.0.1]\n  max_calls: 4\n")
     port = free_port()
     log = open(work / "server.log", "wb")
     fireside = os.path.join(os.path.dirname(sys.executable), "fireside")

@@ -3,13 +3,12 @@ to `fireside livekit`'s worker, and each room's person is answered by the
 persona its dispatch names, at the same time."""
 
 import asyncio
-import json
 
 import pytest
 
 from stage.tools.bench.common import speech48
-from stage.transport.rooms.connect import LiveKitSettings, join
-from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
+from stage.transport.rooms.connect import LiveKitSettings, dispatch, join
+from stage.transport.rooms.worker import AvatarWorker
 from tests import waiting
 from tests.servers import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.test_livekit_room import QUESTION, Person
@@ -18,21 +17,12 @@ from tests.waiting import until
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key")
 
 
-async def dispatch(settings: LiveKitSettings, room: str, metadata: dict) -> None:
-    from livekit import api
-
-    url = settings.url.replace("ws", "http", 1)
-    async with api.LiveKitAPI(url, settings.key, settings.secret) as lk:
-        request = api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=room, metadata=json.dumps(metadata))
-        await lk.agent_dispatch.create_dispatch(request)
-
-
 def test_one_worker_serves_two_rooms_at_once(livekit_server, config, joe):
     settings = LiveKitSettings(livekit_server.url, LIVEKIT_KEY, LIVEKIT_SECRET)
     rooms = {"fireside-room-one": "ravi", "fireside-room-two": "ada"}
 
     async def run():
-        worker = AvatarWorker(settings, config, "ravi")
+        worker = AvatarWorker(settings, at_most(config, 2), "ravi")  # the two rooms, whatever the cores
         running = asyncio.ensure_future(worker.run())
         people = []
         try:
@@ -94,3 +84,8 @@ def test_the_workers_room_works_again_within_seconds_of_a_server_restart(livekit
     back, took, answered = asyncio.run(run())
     assert back and took < 10, took  # the worker's room works again within 10 s of the server
     assert answered, "no answer_end after the restart"
+
+
+def at_most(config, calls: int):
+    """``config`` with ``call.max_calls`` set (its default follows the machine's cores)."""
+    return config.model_copy(update={"call": config.call.model_copy(update={"max_calls": calls})})

@@ -185,12 +185,26 @@ class ListenSettings(Section):
         return "model" if value == "smart-turn" else value  # its name before the words had a model of their own
 
 
+# The calls one machine answers at once, all asking, with voice to voice p95 at most
+# 1.5 s: `fireside bench livekit` measured 1 on 2 cores with the embedded model
+# (livekit.callers.capacity; 2 callers gave p95 2.15 s). The default assumes the
+# figure grows with the cores (8 on 16); set call.max_calls from your own bench.
+CORES_PER_CALL = 2
+
+
+def measured_max_calls() -> int:
+    """``call.max_calls`` unless set: the measured capacity, for this machine's cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // CORES_PER_CALL)
+
+
 class CallSettings(Section):
-    """The browser call (``fireside serve``)."""
+    """The browser call (``fireside serve``) and the LiveKit worker's rooms (``fireside livekit``)."""
 
     # the local addresses to offer ICE candidates on; empty: every interface
     ice_addresses: list[str] = []
-    max_calls: int = Field(default=8, ge=1, le=256)
+    # calls at once; beyond it a call is refused (503) and a worker declines a room
+    max_calls: int = Field(default_factory=measured_max_calls, ge=1, le=256)
     # the reverse proxies in front of the server (addresses or networks): only
     # from them is X-Forwarded-For believed, for per-client limits; empty: never
     trusted_proxies: list[str] = []

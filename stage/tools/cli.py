@@ -192,8 +192,9 @@ def _server_commands(commands) -> None:
     serve.add_argument(
         "--livekit",
         action="store_true",
-        help="with --show: the panelists publish into a LiveKit room and viewers watch there "
-        "(LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)",
+        help="calls and the panel go through LiveKit: each call is a room that a `fireside livekit` worker "
+        "answers, and with --show the panelists publish into a room viewers watch (LIVEKIT_URL, "
+        "LIVEKIT_API_KEY, LIVEKIT_API_SECRET)",
     )
     serve.add_argument(
         "--booth", action="store_true", help="add the AI photo booth: its kiosk at /booth (see the config's booth)"
@@ -249,7 +250,10 @@ def _bench_command(commands) -> None:
     bench.add_argument("name", choices=list(BENCHES), help="which (see above; 'soak' takes 30 minutes)")
     bench.add_argument("--url", help="call: a running server (default: start one here)")
     bench.add_argument(
-        "--llm", action="append", default=[], help="think: also measure this OpenAI-compatible server (repeatable)"
+        "--llm",
+        action="append",
+        default=[],
+        help="think, answers, livekit (its callers at once): also measure this OpenAI-compatible server (repeatable)",
     )
     bench.add_argument("--minutes", type=float, help="soak: how long the call is held (default 30)")
     bench.add_argument(
@@ -683,8 +687,6 @@ def _serve(args, config: FiresideConfig) -> int:
     logs.setup()
     livekit = None
     if args.livekit:
-        if args.show is None:
-            raise FiresideError("--livekit puts a show's panel in a room: give the show with --show")
         from stage.transport.rooms.connect import LiveKitSettings
 
         livekit = LiveKitSettings.from_env()

@@ -97,3 +97,11 @@ class Change(Body):
     to: str | None = None
     text: str = ""
     position: int = 0
+
+
+class RoomCall(Body):
+    """A call through a LiveKit room (``POST /rooms/call``): the persona it calls."""
+
+    shape = '{"persona"}'
+    reasons = {"persona": "missing 'persona': who is called"}
+    persona: str

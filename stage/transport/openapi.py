@@ -19,6 +19,7 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, type[Body] | None]] = {
     ("GET", "/languages"): ("the caption languages a caller may choose, besides English", None),
     ("GET", "/status"): ("the calls under way", None),
     ("POST", "/offer"): ("a call: the browser's WebRTC offer, answered", bodies.CallOffer),
+    ("POST", "/rooms/call"): ("a call through a LiveKit room (serve --livekit): where, and a token", bodies.RoomCall),
     ("GET", "/openapi.json"): ("this document", None),
     ("GET", "/ask"): ("the audience's page", None),
     ("POST", "/ask"): ("an audience member's question, queued for the moderator", bodies.AskBody),

@@ -7,6 +7,10 @@
   ``{"sdp", "type", "session"}``. Any WebRTC client that speaks this works;
 - ``GET /openapi.json``: every endpoint, as an OpenAPI document.
 
+With ``--livekit``, the call page calls through LiveKit rooms instead
+(``POST /rooms/call``, stage/transport/rooms/calls.py), answered by
+``fireside livekit`` workers; ``GET /status`` says which (``"via"``).
+
 Each call is a :class:`~stage.session.call.CallSession` of its own; a closed or
 failed connection frees it (stage/transport/offers.py). Bad requests get a 4xx
 JSON error with the reason, and the server and other calls go on. With
@@ -55,9 +59,14 @@ log = logging.getLogger("fireside.server")
 class CallServer:
     """The calls: each a session with a persona of the cast, over aiortc."""
 
-    def __init__(self, config: FiresideConfig, console=None, cast: Cast | None = None, booth=None):
+    def __init__(self, config: FiresideConfig, console=None, cast: Cast | None = None, booth=None, livekit=None):
         self.config = config
         self.cast = cast or Cast(config)
+        self.rooms = None  # with LiveKit settings, the call page's calls are rooms that workers answer
+        if livekit is not None:
+            from stage.transport.rooms.calls import RoomCalls
+
+            self.rooms = RoomCalls(livekit, self.cast)
         self.calls = Peers()  # by session id
         self.console = console  # the moderated panel's pages, with a show
         self.booth = booth  # the photo booth's pages (stage/booth/kiosk.py), with --booth
@@ -83,7 +92,7 @@ class CallServer:
         app.router.add_post("/offer", self.offer)
         app.router.add_get("/openapi.json", self.openapi)
         app.router.add_static("/static", WEB)
-        for part in (self.console, self.booth):
+        for part in (self.console, self.booth, self.rooms):
             if part is not None:
                 part.add_routes(app)
         app.on_shutdown.append(self.shutdown)
@@ -114,7 +123,8 @@ class CallServer:
         )
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response({"calls": len(self.calls), "sessions": sorted(self.calls)})
+        via = "livekit" if self.rooms is not None else "webrtc"  # how the call page calls
+        return web.json_response({"calls": len(self.calls), "sessions": sorted(self.calls), "via": via})
 
     async def offer(self, request: web.Request) -> web.Response:
         offer = await read_body(request, CallOffer)
@@ -184,8 +194,8 @@ class CallServer:
 def serve(
     config: FiresideConfig, host: str, port: int, show_path: Path | None = None, livekit=None, booth=None
 ) -> None:
-    """The call, and with ``show_path`` the panel (in a LiveKit room, with ``livekit``
-    settings); with ``booth`` (made from the organiser's token) the photo booth."""
+    """The call, and with ``show_path`` the panel; with ``livekit`` settings both go
+    through LiveKit rooms; with ``booth`` (made from the organiser's token) the photo booth."""
     console = None
     if show_path is not None:
         from stage.panel.show import load_show
@@ -198,10 +208,15 @@ def serve(
     # the organiser's token: the console's, else the config's, else a new one
     token = console.token if console is not None else config.panel.token or secrets.token_urlsafe(16)
     booth = booth(token) if booth is not None else None
-    server = CallServer(config, console, booth=booth)
+    server = CallServer(config, console, booth=booth, livekit=livekit)
     print("loading voices, avatars and models…", flush=True)
     server.cast.warm()
     print(f"Fireside is live: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    if livekit is not None:
+        print(
+            f"Calls go through LiveKit at {livekit.url}: `fireside livekit --persona ID` workers answer them",
+            flush=True,
+        )
     if console is not None:
         print(f"The stage (for the projector): http://{host}:{port}/stage", flush=True)
         if console.live.room is not None:

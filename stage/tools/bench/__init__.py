@@ -53,5 +53,5 @@ def run(
     if name == "turns":
         return bench(config, quick, calibrate)
     if name == "livekit":
-        return bench(config, quick, nodes)
+        return bench(config, quick, nodes, llm)
     return bench(config, quick)

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import psutil
@@ -37,7 +38,7 @@ from stage.tools.bench.common import (
 from stage.tools.bench.live import answer_ended
 from stage.tools.bench.nodes import LIVEKIT, Cluster, free_port, start_node, start_worker
 from stage.tools.call_client import CallClient, StageViewer
-from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
+from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, close_room, dispatch, join
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
 
@@ -60,9 +61,10 @@ MOST_VIEWERS = 500
 HOLDS = {"loss": 1.0, "fps": 20.0}  # the machine holds: loss at most 1%, the decoding viewer at 20 fps or more
 
 
-def bench_livekit(config: FiresideConfig, quick: bool = False, nodes: int = 1) -> list[dict]:
+def bench_livekit(config: FiresideConfig, quick: bool = False, nodes: int = 1, llm: Sequence[str] = ()) -> list[dict]:
     """Every figure this run could measure; a step that failed is a record with its reason.
-    ``nodes`` above 1: LiveKit nodes sharing Redis and a worker at each, instead (see nodes.py)."""
+    ``nodes`` above 1: LiveKit nodes sharing Redis and a worker at each, instead (see nodes.py).
+    ``llm``: OpenAI-compatible servers (vLLM) whose callers at once are measured too."""
     restrict_ice(["127.0.0.1"])
     if nodes > 1:
         engine = VoiceCatalog(config.voices.catalog).engine(config.voices.default)
@@ -96,11 +98,12 @@ def bench_livekit(config: FiresideConfig, quick: bool = False, nodes: int = 1) -
             lambda: _latency_records("livekit.voice_to_voice.aiortc", _direct(questions, turns)),
         )
         records += _fan_out_livekit(settings, sfu, (1, 10) if quick else VIEWER_STEPS)
-        records += _measured(
-            "livekit.callers",
-            False,
-            lambda: _callers(settings, questions, (1, 2) if quick else CALLER_COUNTS, 1 if quick else 3),
-        )
+        counts, rounds = ((1, 2), 1) if quick else (CALLER_COUNTS, 3)
+        records += _measured("livekit.callers", False, lambda: _callers(settings, questions, counts, rounds))
+        for url in llm:  # the same callers, answered by a server's model
+            records += _measured(
+                f"livekit.callers.{url}", False, lambda: _callers(settings, questions, counts, rounds, url)
+            )
         records += _measured("livekit.fan_out.aiortc", False, lambda: _fan_out_direct((1, 3) if quick else (1, 5, 10)))
     finally:
         if server is not None:
@@ -149,9 +152,7 @@ def _dev_server() -> subprocess.Popen:
 async def _setups(settings: LiveKitSettings, config: FiresideConfig, rooms: int) -> list[float]:
     """A worker (``fireside livekit --persona ada``) in this process; rooms dispatched to it
     one after another: from each dispatch to its avatar's face and voice published (ms)."""
-    from livekit import api
-
-    from stage.transport.rooms.worker import AGENT_NAME, AvatarWorker
+    from stage.transport.rooms.worker import AvatarWorker
 
     worker = AvatarWorker(settings, config, "ada")
     running = asyncio.ensure_future(worker.run())  # warms every persona, then registers
@@ -161,19 +162,16 @@ async def _setups(settings: LiveKitSettings, config: FiresideConfig, rooms: int)
             if running.done():
                 running.result()  # its error, if it could not register
             await asyncio.sleep(0.05)
-        async with api.LiveKitAPI(settings.url.replace("ws", "http", 1), settings.key, settings.secret) as lk:
-            for i in range(rooms):
-                room = f"bench-setup-{i}"
-                started = time.perf_counter()
-                await lk.agent_dispatch.create_dispatch(
-                    api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=room)
-                )
-                while room not in worker.avatars or not worker.avatars[room].connected():
-                    await asyncio.sleep(0.005)
-                times.append((time.perf_counter() - started) * 1000)
-                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-                while room in worker.avatars:
-                    await asyncio.sleep(0.05)
+        for i in range(rooms):
+            room = f"bench-setup-{i}"
+            started = time.perf_counter()
+            await dispatch(settings, room)
+            while room not in worker.avatars or not worker.avatars[room].connected():
+                await asyncio.sleep(0.005)
+            times.append((time.perf_counter() - started) * 1000)
+            await close_room(settings, room)
+            while room in worker.avatars:
+                await asyncio.sleep(0.05)
     finally:
         await worker.close()
         await asyncio.wait_for(running, 30)
@@ -319,19 +317,12 @@ def _nodes_run(questions: list[np.ndarray], nodes: int, rooms: int, turns: int) 
 
 
 async def _calls_through(cluster, questions: list[np.ndarray], rooms: int, turns: int) -> list[float]:
-    from livekit import api
-
-    from stage.transport.rooms.worker import AGENT_NAME
-
     callers: list[RoomCaller] = []
     try:
         for i in range(rooms):
             node = cluster.nodes[i % len(cluster.nodes)]
             settings = node.settings
-            async with api.LiveKitAPI(settings.url.replace("ws", "http", 1), settings.key, settings.secret) as lk:
-                await lk.agent_dispatch.create_dispatch(
-                    api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=f"bench-nodes-{i}")
-                )
+            await dispatch(settings, f"bench-nodes-{i}")
             callers.append(await RoomCaller.join(settings, f"bench-nodes-{i}", "caller"))
         for caller in callers:
             await caller.avatar_joined("fireside-ada", 120)
@@ -351,76 +342,88 @@ async def _calls_through(cluster, questions: list[np.ndarray], rooms: int, turns
 
 # -- callers at once -------------------------------------------------------------------------------
 def _callers(
-    settings: LiveKitSettings, questions: list[np.ndarray], counts: tuple[int, ...], rounds: int
+    settings: LiveKitSettings,
+    questions: list[np.ndarray],
+    counts: tuple[int, ...],
+    rounds: int,
+    llm: str | None = None,
 ) -> list[dict]:
     """N callers at once, each in a room of their own, all served by one ``fireside livekit``
     worker (a child process): every caller asking at the same moment, then staggered by a
     second. Voice to voice per N, and the machine's capacity: the most callers whose p95,
-    all asking at once, stays within ``CAPACITY_P95_MS``."""
+    all asking at once, stays within ``CAPACITY_P95_MS``. With ``llm`` (an OpenAI-compatible
+    base URL) the worker's persona model is that server's: ``livekit.callers.vllm.*``
+    when vLLM serves it, else ``livekit.callers.server.*``."""
     folder = Path(tempfile.mkdtemp(prefix="fireside-bench-"))
-    (folder / "fireside.yaml").write_text(f"call:\n  max_calls: {2 * max(counts)}\n")
+    config, prefix = f"call:\n  max_calls: {2 * max(counts)}\n", "livekit.callers"
+    if llm is not None:
+        model, served_by = served_model(llm)
+        config += f"llm:\n  backend: {llm}\n  model: {model}\n"
+        prefix += f".{served_by}"
+    (folder / "fireside.yaml").write_text(config)
     worker = start_worker(settings, folder / "fireside.yaml")
     try:
-        return asyncio.run(_callers_at_once(settings, questions, counts, rounds, worker.process))
+        return asyncio.run(_callers_at_once(settings, questions, counts, rounds, worker.process, prefix))
     finally:
         worker.stop()
 
 
-async def _callers_at_once(settings, questions, counts, rounds, worker: subprocess.Popen) -> list[dict]:
-    from livekit import api
+def served_model(url: str) -> tuple[str, str]:
+    """The model an OpenAI-compatible server serves first, and "vllm" if vLLM serves it (else "server")."""
+    from openai import OpenAI
 
-    from stage.transport.rooms.worker import AGENT_NAME
+    models = OpenAI(base_url=url, api_key=os.environ.get("OPENAI_API_KEY") or "none").models.list().data
+    if not models:
+        raise LiveKitError(f"{url} serves no model")
+    return models[0].id, "vllm" if models[0].owned_by == "vllm" else "server"
 
+
+async def _callers_at_once(
+    settings, questions, counts, rounds, worker: subprocess.Popen, prefix: str = "livekit.callers"
+) -> list[dict]:
     records, capacity = [], 0
-    async with api.LiveKitAPI(settings.url.replace("ws", "http", 1), settings.key, settings.secret) as lk:
-        for n in counts:
-            name = f"livekit.callers.{n}"
-            rooms = [f"bench-callers-{n}-{i}" for i in range(n)]
-            callers: list[RoomCaller] = []
-            try:
-                for room in rooms:
-                    await lk.agent_dispatch.create_dispatch(
-                        api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=room)
-                    )
-                    callers.append(await RoomCaller.join(settings, room, "caller"))
-                for caller in callers:  # the worker warms its models before its first room
-                    await caller.avatar_joined("fireside-ada", 300)
-                    if worker.poll() is not None:
-                        raise LiveKitError(f"the worker ended (exit status {worker.returncode})")
-                await asyncio.sleep(2.0)
-                together, staggered = [], []
-                working = psutil.Process(worker.pid)
-                before, started = sum(working.cpu_times()[:2]), time.perf_counter()
-                for r in range(rounds):
-                    asked = [questions[(r + i) % len(questions)] for i in range(n)]
-                    together += await asyncio.gather(*(c.ask(q) for c, q in zip(callers, asked)))
-                    await asyncio.sleep(1.0)
-                for r in range(rounds):
-                    asked = [questions[(r + i + 1) % len(questions)] for i in range(n)]
-                    staggered += await asyncio.gather(
-                        *(_later(i, c, q) for i, (c, q) in enumerate(zip(callers, asked)))
-                    )
-                    await asyncio.sleep(1.0)
-                busy = (sum(working.cpu_times()[:2]) - before) / (time.perf_counter() - started)
-            except Exception as err:  # noqa: BLE001 - this N failed; the others keep their figures
-                log.warning("%s: not measured: %s", name, err)
-                records.append(failure(name, err))
-                continue
-            finally:
-                for caller in callers:
-                    await caller.close()
-                for room in rooms:
-                    await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-            records.append(
-                record(f"{name}.worker_cpu", busy, f"CPU seconds per second (the worker, {n} callers talking)")
-            )
-            records += _caller_records(name, together, "all asking at once")
-            records += _caller_records(f"{name}.staggered", staggered, "asking a second apart")
-            answered = [t for t in together if t is not None]
-            if len(answered) == len(together) and percentile(answered, 0.95) <= CAPACITY_P95_MS:
-                capacity = n
+    for n in counts:
+        name = f"{prefix}.{n}"
+        rooms = [f"bench-callers-{n}-{i}" for i in range(n)]
+        callers: list[RoomCaller] = []
+        try:
+            for room in rooms:
+                await dispatch(settings, room)
+                callers.append(await RoomCaller.join(settings, room, "caller"))
+            for caller in callers:  # the worker warms its models before its first room
+                await caller.avatar_joined("fireside-ada", 300)
+                if worker.poll() is not None:
+                    raise LiveKitError(f"the worker ended (exit status {worker.returncode})")
+            await asyncio.sleep(2.0)
+            together, staggered = [], []
+            working = psutil.Process(worker.pid)
+            before, started = sum(working.cpu_times()[:2]), time.perf_counter()
+            for r in range(rounds):
+                asked = [questions[(r + i) % len(questions)] for i in range(n)]
+                together += await asyncio.gather(*(c.ask(q) for c, q in zip(callers, asked)))
+                await asyncio.sleep(1.0)
+            for r in range(rounds):
+                asked = [questions[(r + i + 1) % len(questions)] for i in range(n)]
+                staggered += await asyncio.gather(*(_later(i, c, q) for i, (c, q) in enumerate(zip(callers, asked))))
+                await asyncio.sleep(1.0)
+            busy = (sum(working.cpu_times()[:2]) - before) / (time.perf_counter() - started)
+        except Exception as err:  # noqa: BLE001 - this N failed; the others keep their figures
+            log.warning("%s: not measured: %s", name, err)
+            records.append(failure(name, err))
+            continue
+        finally:
+            for caller in callers:
+                await caller.close()
+            for room in rooms:
+                await close_room(settings, room)
+        records.append(record(f"{name}.worker_cpu", busy, f"CPU seconds per second (the worker, {n} callers talking)"))
+        records += _caller_records(name, together, "all asking at once")
+        records += _caller_records(f"{name}.staggered", staggered, "asking a second apart")
+        answered = [t for t in together if t is not None]
+        if len(answered) == len(together) and percentile(answered, 0.95) <= CAPACITY_P95_MS:
+            capacity = n
     records.append(
-        record("livekit.callers.capacity", capacity, f"callers at once with voice to voice p95 <= {CAPACITY_P95_MS} ms")
+        record(f"{prefix}.capacity", capacity, f"callers at once with voice to voice p95 <= {CAPACITY_P95_MS} ms")
     )
     return records
 

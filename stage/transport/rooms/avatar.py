@@ -26,6 +26,7 @@ from stage.transport.rooms.connect import FINAL, LiveKitError, LiveKitSettings, 
 from stage.transport.rooms.publish import Broadcast, send_data, transcribe
 
 log = logging.getLogger("fireside.livekit")
+CALLER_WAIT = 60.0  # seconds a call's avatar waits for its caller to come, then leaves
 
 
 class RoomAvatar:
@@ -33,7 +34,8 @@ class RoomAvatar:
 
     With ``rejoin`` (how to join the room again), a room lost with its server
     is joined again as soon as the server answers, and the face and voice
-    are published anew."""
+    are published anew. In a ``call`` (a room made for one person's call, see
+    stage/transport/rooms/calls.py) the avatar leaves when that person does."""
 
     def __init__(
         self,
@@ -41,8 +43,9 @@ class RoomAvatar:
         session: CallSession,
         listen_to: str | None = None,
         rejoin: Callable[[], Awaitable[rtc.Room]] | None = None,
+        call: bool = False,
     ):
-        self.room, self.session, self.listen_to, self.rejoin = room, session, listen_to, rejoin
+        self.room, self.session, self.listen_to, self.rejoin, self.call = room, session, listen_to, rejoin, call
         self.linked: str | None = None  # the participant listened to
         self.heard_sid = ""  # the linked participant's microphone track
         self._segments = 0  # the person's turns so far (a running caption keeps its turn's segment)
@@ -65,6 +68,15 @@ class RoomAvatar:
         """Publish the face and voice, listen to the linked participant, send captions."""
         self.session.send = self.send
         await self._enter()
+        if self.call:
+            self._run(self._await_caller())
+
+    async def _await_caller(self) -> None:
+        """A call whose caller never comes (a page closed while calling) ends: its worker is freed."""
+        await asyncio.sleep(CALLER_WAIT)
+        if self.linked is None and self.listen_to not in {p.identity for p in self.room.remote_participants.values()}:
+            log.info("%s never came: the call is over", self.listen_to)
+            self._left()
 
     async def _enter(self) -> None:
         session = self.session
@@ -117,7 +129,10 @@ class RoomAvatar:
         self._hearing = self._run(self._hear(track))
 
     def _on_left(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self.linked:
+        if self.call and participant.identity == self.listen_to:
+            log.info("%s hung up: the call is over", participant.identity)
+            self._left()  # whoever holds the avatar closes it (the worker's job ends)
+        elif participant.identity == self.linked:
             log.info("%s left: the answer stops", participant.identity)
             self.session.stop_speaking()
             if self._hearing is not None:

@@ -6,13 +6,16 @@ with what keys, as LiveKit's own tools read them.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
+import aiohttp
 from livekit import api, rtc
 
 from stage.core.errors import FiresideError
 
+AGENT_NAME = "fireside"  # the agent a dispatch names to reach a `fireside livekit` worker
 CONNECT_SECONDS = 10.0  # for each of the SDK's attempts
 # A LiveKit server offers a new room only to workers whose load is below its
 # agents.target_load (0.7 unless set), in proportion to the room left under it.
@@ -49,6 +52,30 @@ class LiveKitSettings:
         )
         token = api.AccessToken(self.key, self.secret).with_identity(identity).with_name(name or identity)
         return token.with_grants(grants).to_jwt()
+
+
+async def dispatch(settings: LiveKitSettings, room: str, metadata: dict | None = None, agent: str = AGENT_NAME) -> None:
+    """Ask the server for an agent in ``room`` (made if need be): one of the workers
+    registered as ``agent`` takes it; ``metadata`` is the job's (see worker._wanted)."""
+    request = api.CreateAgentDispatchRequest(agent_name=agent, room=room, metadata=json.dumps(metadata or {}))
+    await _server_api(
+        settings, f"dispatch an avatar to room {room!r}", lambda lk: lk.agent_dispatch.create_dispatch(request)
+    )
+
+
+async def close_room(settings: LiveKitSettings, room: str) -> None:
+    """End ``room``: everyone in it is sent away (an avatar's job ends with it)."""
+    request = api.DeleteRoomRequest(room=room)
+    await _server_api(settings, f"close room {room!r}", lambda lk: lk.room.delete_room(request))
+
+
+async def _server_api(settings: LiveKitSettings, doing: str, call) -> None:
+    url = settings.url.replace("ws", "http", 1)  # the server's API: ws:// -> http://, wss:// -> https://
+    try:
+        async with api.LiveKitAPI(url, settings.key, settings.secret) as lk:
+            await call(lk)
+    except (api.TwirpError, aiohttp.ClientError) as err:
+        raise LiveKitError(f"cannot {doing} at {url}: {err}") from None
 
 
 async def join(settings: LiveKitSettings, room_name: str, identity: str, name: str = "") -> rtc.Room:

@@ -22,7 +22,7 @@ import threading
 from stage.core.config import FiresideConfig
 from stage.session.cast import Cast
 from stage.transport.rooms.avatar import RoomAvatar
-from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, join
+from stage.transport.rooms.connect import AGENT_NAME, LiveKitError, LiveKitSettings, join
 
 # the agents' own VAD and end-of-turn models are not used here: not loaded into each job
 os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
@@ -32,7 +32,6 @@ from livekit.agents.worker import _DefaultLoadCalc  # noqa: E402 - livekit-agent
 
 log = logging.getLogger("fireside.livekit")
 
-AGENT_NAME = "fireside"  # what a dispatch names to reach this worker
 LOAD_AT_MOST = 0.95  # the load reported (see AvatarWorker.load)
 
 
@@ -89,15 +88,17 @@ class AvatarWorker:
             raise LiveKitError(f"unknown persona {persona!r}; known: {', '.join(self.cast.cards)}")
         return persona
 
-    def _wanted(self, metadata: str) -> tuple[str, str | None]:
-        """The persona and the participant to listen to, from a dispatch's metadata (JSON, optional)."""
+    def _wanted(self, metadata: str) -> tuple[str, str | None, bool]:
+        """The persona, the participant to listen to, and whether the room is their call
+        (the avatar leaves with them), from a dispatch's metadata (JSON, optional)."""
         try:
             wanted = json.loads(metadata) if metadata else {}
         except json.JSONDecodeError:
             wanted = {}
         if not isinstance(wanted, dict):
             wanted = {}
-        return wanted.get("persona") or self.persona, wanted.get("listen") or self.listen_to
+        listen = wanted.get("listen") or self.listen_to
+        return wanted.get("persona") or self.persona, listen, bool(wanted.get("call")) and listen is not None
 
     async def run(self) -> None:
         """Serve rooms until closed; a server that cannot be reached is a :class:`LiveKitError`."""
@@ -113,7 +114,7 @@ class AvatarWorker:
 
     # -- on the worker's loop: is the room ours? ------------------------------------------------------
     async def _request(self, request: JobRequest) -> None:
-        persona, _ = self._wanted(request.job.metadata)
+        persona, _, _ = self._wanted(request.job.metadata)
         if persona not in self.cast.cards:
             log.warning("room %s asked for unknown persona %r: declined", request.room.name, persona)
             await request.reject()
@@ -128,12 +129,12 @@ class AvatarWorker:
     # -- on the job's own thread and loop: the avatar in its room ---------------------------------------
     async def _job(self, ctx: JobContext) -> None:
         ctx.add_shutdown_callback(lambda: self._over(ctx.job.id))  # counted from its acceptance to its end
-        persona, listen_to = self._wanted(ctx.job.metadata)
+        persona, listen_to, call = self._wanted(ctx.job.metadata)
         await self._one_at_a_time(lambda: ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_ALL))
         room, identity, name = ctx.room.name, ctx.room.local_participant.identity, self.cast.cards[persona].name
         rejoin = lambda: self._one_at_a_time(lambda: join(self.settings, room, identity, name))  # noqa: E731
         session = await asyncio.to_thread(self.cast.session, persona)  # off the room's loop
-        avatar = RoomAvatar(ctx.room, session, listen_to, rejoin)
+        avatar = RoomAvatar(ctx.room, session, listen_to, rejoin, call)
         await avatar.start()
         self.avatars[room] = avatar
         log.info("%s is in room %r", persona, room)

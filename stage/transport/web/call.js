@@ -1,8 +1,13 @@
-// The call page: one RTCPeerConnection to POST /offer. No build step.
+// The call page: one RTCPeerConnection to POST /offer or, when the server calls
+// through LiveKit (GET /status says "via": "livekit"), a LiveKit room of the
+// call's own that a worker's avatar joins. No build step.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const AVATAR_WAIT_MS = 60000; // a room call whose avatar has not joined by then: no worker took it
+let via = "webrtc";
 let pc = null;
+let room = null; // the call's LiveKit room
 let partial = null; // the caption line of the person's words in progress
 let answering = null; // the avatar's answer being heard: {answer, li, titles}
 
@@ -73,6 +78,7 @@ function onMessage(event) {
 
 async function start() {
   $("start").disabled = true;
+  if (via === "livekit") return startRoom();
   status("Asking for the microphone…");
   let mic;
   try {
@@ -123,12 +129,95 @@ async function start() {
   status("Connected. Talk to the avatar.");
 }
 
+// Through LiveKit: a room made for this call; the avatar joins it as "fireside-ID",
+// listens to this page's microphone, and leaves when the page hangs up.
+async function startRoom() {
+  status("Calling…");
+  let call;
+  try {
+    const response = await fetch("/rooms/call", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ persona: $("persona").value }),
+    });
+    call = await response.json();
+    if (!response.ok) throw new Error(call.error);
+  } catch (e) {
+    status("The server said: " + e.message);
+    $("start").disabled = false;
+    return;
+  }
+  const { Room, RoomEvent, Track } = await loadLiveKit();
+  const here = new Room();
+  room = here;
+  let joined = false;
+  // the avatar is here: only now the microphone, so that nothing said before is lost
+  const arrived = async () => {
+    if (joined || room !== here) return;
+    joined = true;
+    clearTimeout(waiting);
+    try {
+      await here.localParticipant.setMicrophoneEnabled(true, {
+        echoCancellation: true, noiseSuppression: true, autoGainControl: true });
+    } catch (e) {
+      if (room === here) hangUp();
+      status("No microphone: " + e.message);
+      return;
+    }
+    if (room === here) status(`Connected. Talk to ${call.name}.`);
+  };
+  const waiting = setTimeout(() => {
+    if (room !== here || joined) return;
+    hangUp();
+    status(`${call.name} did not join: no avatar is free to answer right now. Try again in a moment.`);
+  }, AVATAR_WAIT_MS);
+  here.on(RoomEvent.ParticipantConnected, (participant) => {
+    if (participant.identity === call.avatar) arrived();
+  });
+  here.on(RoomEvent.TrackSubscribed, (track, publication, participant) => {
+    if (participant.identity === call.avatar) track.attach(track.kind === Track.Kind.Video ? $("avatar") : $("voice"));
+  });
+  here.on(RoomEvent.DataReceived, (payload, participant, kind, topic) => {
+    if (topic === "fireside") onMessage({ data: new TextDecoder().decode(payload) });
+  });
+  here.on(RoomEvent.ParticipantDisconnected, (participant) => {
+    if (participant.identity !== call.avatar || room !== here) return;
+    hangUp(); // its worker stopped (or the room closed): this call cannot go on
+    status(`${call.name} left the call: the machine answering it stopped. Press "Start the call" to call again.`);
+  });
+  here.on(RoomEvent.Disconnected, () => {
+    if (room !== here) return; // hung up here
+    hangUp();
+    status(`The call was lost (the LiveKit server went away). Press "Start the call" to call again.`);
+  });
+  try {
+    await here.connect(call.url, call.token);
+  } catch (e) {
+    if (room === here) hangUp();
+    status("Cannot join the call: " + e.message);
+    return;
+  }
+  if (room !== here) return;
+  $("hangup").disabled = false;
+  if ([...here.remoteParticipants.values()].some((p) => p.identity === call.avatar)) arrived();
+  else if (!joined) status(`Waiting for ${call.name} to join…`);
+}
+
 function hangUp() {
+  if (room) {
+    const leaving = room;
+    room = null; // first: its own "disconnected" is then not a lost call
+    leaving.disconnect();
+    answering = null;
+  }
   if (pc) {
     pc.getSenders().forEach((s) => s.track && s.track.stop());
     pc.close();
     pc = null;
   }
+  // the face at rest again (the poster), not the call's last frame frozen
+  $("avatar").srcObject = null;
+  $("voice").srcObject = null;
   $("hangup").disabled = true;
   $("start").disabled = false;
 }
@@ -138,7 +227,7 @@ function ready() {
   const option = $("persona").selectedOptions[0];
   if (!option) return;
   $("avatar").poster = `/personas/${encodeURIComponent(option.value)}/still.png`;
-  if (!pc) status(`Press "Start the call", allow the microphone, then talk: ${option.textContent.split(" (")[0]} answers when you pause.`);
+  if (!pc && !room) status(`Press "Start the call", allow the microphone, then talk: ${option.textContent.split(" (")[0]} answers when you pause.`);
 }
 
 async function loadLanguages() {
@@ -164,5 +253,13 @@ $("persona").onchange = ready;
 
 $("start").onclick = start;
 $("hangup").onclick = () => { hangUp(); status("Call ended."); };
+// how this server calls: directly (WebRTC to it) or through LiveKit rooms, where
+// captions come in English only
+async function loadTransport() {
+  via = (await (await fetch("/status")).json()).via || "webrtc";
+  $("language").closest("label").hidden = via === "livekit";
+  if (via !== "livekit") loadLanguages();
+}
+
 loadPersonas();
-loadLanguages();
+loadTransport();

@@ -90,14 +90,7 @@ function hear(track) {
 // Through LiveKit: each panelist is a participant ("panelist-ID") with a face
 // and a voice; the stage's messages come as "fireside" data.
 async function watchRoom(panel, videos) {
-  await new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = "/static/vendor/livekit-client.umd.js";
-    script.onload = resolve;
-    script.onerror = () => reject(new Error("the LiveKit client is not installed (make setup)"));
-    document.head.append(script);
-  });
-  const {Room, RoomEvent, Track} = LivekitClient;
+  const {Room, RoomEvent, Track} = await loadLiveKit();
   const room = new Room({adaptiveStream: true});
   const seat = (participant) => panel.panelists.findIndex((p) => `panelist-${p.id}` === participant.identity);
   room.on(RoomEvent.TrackSubscribed, (track, publication, participant) => {
