@@ -204,3 +204,29 @@ def test_a_node_without_redis_says_so_in_one_line(tmp_path):
     message = str(raised.value)
     assert "\n" not in message and "lonely" in message, message
     assert "redis" in message.lower(), message
+
+
+def test_room_calls_refuse_bad_bodies_and_say_when_livekit_is_gone(config):
+    """``POST /rooms/call``: a bad body is a 400, an unknown persona a 404, and a LiveKit
+    server that cannot be reached a 503 in one line naming it (no server runs here)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from stage.tools.bench.nodes import KEY, SECRET, free_port
+    from stage.transport.server import CallServer
+
+    gone = f"127.0.0.1:{free_port()}"
+
+    async def run():
+        server = CallServer(config, livekit=LiveKitSettings(f"ws://{gone}", KEY, SECRET))
+        async with TestClient(TestServer(server.app())) as client:
+            assert (await (await client.get("/status")).json())["via"] == "livekit"
+            answers = {}
+            for body in ({}, {"persona": "nobody"}, {"persona": "ada"}):
+                response = await client.post("/rooms/call", json=body)
+                answers[response.status] = (await response.json())["error"]
+            return answers
+
+    answers = asyncio.run(run())
+    assert set(answers) == {400, 404, 503}, answers
+    assert "persona" in answers[400] and "nobody" in answers[404], answers
+    assert gone in answers[503] and "\n" not in answers[503], answers

@@ -38,7 +38,7 @@ from stage.tools.bench.common import (
 from stage.tools.bench.live import answer_ended
 from stage.tools.bench.nodes import LIVEKIT, Cluster, free_port, start_node, start_worker
 from stage.tools.call_client import CallClient, StageViewer
-from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, close_room, dispatch, join
+from stage.transport.rooms.connect import LiveKitError, LiveKitSettings, close_room, dispatch, join, participants
 from stage.transport.webrtc import restrict_ice
 from voices.catalog import VoiceCatalog
 
@@ -601,13 +601,33 @@ async def _watch_room(settings: LiveKitSettings, viewers: int, processes: dict[s
     except TimeoutError:
         raise LiveKitError(f"{viewers} light viewers did not finish in time") from None
     finally:
-        if light.returncode is None:
-            light.kill()
-        await light.wait()
+        await _leave(light)
         for task in tasks:
             task.cancel()
         await decoding.disconnect()
-        await asyncio.sleep(2.0)  # the viewers' sessions are freed before the next count
+        await _emptied(settings, f"light-{viewers}-", f"decoding-viewer-{viewers}")
+
+
+async def _leave(light: asyncio.subprocess.Process) -> None:
+    """The light viewers leave the room, each disconnecting (killed, they would stay in it
+    as sessions the SFU keeps serving until they time out, during the next step)."""
+    if light.returncode is None:
+        light.terminate()  # after its result it is leaving already; before, SIGTERM makes it leave
+    try:
+        await asyncio.wait_for(light.wait(), 30)
+    except TimeoutError:
+        light.kill()
+        await light.wait()
+
+
+async def _emptied(settings: LiveKitSettings, *prefixes: str, seconds: float = 60) -> None:
+    """Until no participant whose identity starts with one of ``prefixes`` is left in the stage's room."""
+    deadline = time.monotonic() + seconds
+    while any(who.startswith(prefixes) for who in await participants(settings, STAGE_ROOM)):
+        if time.monotonic() > deadline:
+            log.warning("viewers still in the room after %.0f s: the next step counts them too", seconds)
+            return
+        await asyncio.sleep(0.5)
 
 
 async def _counted(light, processes: dict[str, psutil.Process], frames: list[int]) -> dict:

@@ -69,11 +69,18 @@ async def close_room(settings: LiveKitSettings, room: str) -> None:
     await _server_api(settings, f"close room {room!r}", lambda lk: lk.room.delete_room(request))
 
 
-async def _server_api(settings: LiveKitSettings, doing: str, call) -> None:
+async def participants(settings: LiveKitSettings, room: str) -> list[str]:
+    """The identities in ``room`` now, as its server counts them."""
+    request = api.ListParticipantsRequest(room=room)
+    listed = await _server_api(settings, f"list room {room!r}", lambda lk: lk.room.list_participants(request))
+    return [p.identity for p in listed.participants]
+
+
+async def _server_api(settings: LiveKitSettings, doing: str, call):
     url = settings.url.replace("ws", "http", 1)  # the server's API: ws:// -> http://, wss:// -> https://
     try:
         async with api.LiveKitAPI(url, settings.key, settings.secret) as lk:
-            await call(lk)
+            return await call(lk)
     except (api.TwirpError, aiohttp.ClientError) as err:
         raise LiveKitError(f"cannot {doing} at {url}: {err}") from None
 
