@@ -25,6 +25,7 @@ import numpy as np
 import psutil
 
 from stage.core.config import FiresideConfig
+from stage.core.errors import FiresideError
 from stage.core.paths import PROJECT, SHOWS
 from stage.tools.bench.answers import THINK_QUESTIONS
 from stage.tools.bench.common import (
@@ -374,7 +375,7 @@ def served_model(url: str) -> tuple[str, str]:
 
     models = OpenAI(base_url=url, api_key=os.environ.get("OPENAI_API_KEY") or "none").models.list().data
     if not models:
-        raise LiveKitError(f"{url} serves no model")
+        raise FiresideError(f"the OpenAI-compatible server at {url} serves no model")
     return models[0].id, "vllm" if models[0].owned_by == "vllm" else "server"
 
 
